@@ -1,0 +1,67 @@
+/*
+ * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
+ *
+ * API keys.  A key is "nm-" followed by 43 base64url characters (256
+ * random bits); Redis stores only its SHA-256.  Layout (doc/redis-keys.md):
+ *   nm:key:<sha256 hex>   hash: id hash project team name created revoked
+ *                         rpm tpm [revoked_at]
+ *   nm:keyid:<key id>     string: the sha256 hex, so a key can be revoked by id
+ *   nm:keys               set of key ids
+ * A worker keeps a short cache of lookups so revocation bites within
+ * key_cache_ms (at most 5 s).
+ */
+#ifndef AUTH_H
+#define AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "redis.h"
+
+#define AUTH_KEY_LEN	46	/* "nm-" + 43 */
+#define AUTH_ID_LEN	24	/* room for an id; ids are "key_" + 16 hex (20) */
+
+struct key_record {
+	char	 id[AUTH_ID_LEN + 1];	/* "key_" + 16 hex */
+	char	 project[65];
+	char	 team[65];		/* "" when none */
+	char	 name[129];
+	int64_t	 created;
+	int	 revoked;
+	int64_t	 rpm, tpm;		/* 0: no limit */
+	int	 admin;			/* the admin key (not stored in Redis) */
+};
+
+/*
+ * Make a new key.  secret gets the key text (AUTH_KEY_LEN + 1 bytes), rec
+ * its record.  Project/team/name must be 1..64 printable ASCII without
+ * spaces (name: up to 128, spaces allowed).  0, or -1 with err.
+ */
+int	auth_key_create(struct redis *, const char *project, const char *team,
+	    const char *name, int64_t rpm, int64_t tpm, char *secret,
+	    struct key_record *rec, char *err, size_t errlen);
+/* The checks auth_key_create() makes on its labels, without Redis: 0 or -1 with err. */
+int	auth_key_check_labels(const char *project, const char *team,
+	    const char *name, char *err, size_t errlen);
+/* 1 found and live, 0 unknown or revoked, -1 Redis failure. */
+int	auth_key_lookup(struct redis *, const char *secret, struct key_record *);
+/* Call cb for every key (revoked ones too), sorted by creation; 0/-1. */
+int	auth_key_list(struct redis *, int (*cb)(void *, const struct key_record *),
+	    void *arg, char *err, size_t errlen);
+/* 0 revoked, 1 no such key, -1 Redis failure. */
+int	auth_key_revoke(struct redis *, const char *id, char *err, size_t errlen);
+/* A syntactically valid key? (prefix, length, alphabet) */
+int	auth_key_wellformed(const char *secret, size_t len);
+
+/* A thread-safe per-worker cache of lookups, negative ones included. */
+struct auth_cache;
+struct auth_cache *auth_cache_new(long ttl_ms, size_t max_entries);
+void	auth_cache_free(struct auth_cache *);	/* NULL does nothing */
+/*
+ * Look up a key through the cache: 1 live (rec filled), 0 unknown or
+ * revoked, -1 Redis failure and nothing cached.  A cached positive answer
+ * older than ttl is refreshed from Redis.
+ */
+int	auth_cache_lookup(struct auth_cache *, struct redis *, const char *secret,
+	    size_t len, struct key_record *rec);
+
+#endif

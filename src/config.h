@@ -1,0 +1,77 @@
+/*
+ * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
+ *
+ * The main configuration (nextmodel.yaml).  config_load() reads it, the
+ * catalog it names and the policy files, validates all of it, resolves the
+ * secrets from the environment, and returns one immutable struct: the
+ * master loads a new one on SIGHUP and keeps the old one if it fails.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+#include "nextmodel.h"
+#include "catalog.h"
+
+enum provider_kind { PROVIDER_OPENAI = 1, PROVIDER_ANTHROPIC, PROVIDER_GEMINI };
+
+struct provider_conf {
+	char		*name;
+	enum provider_kind kind;
+	char		*base_url;		/* no trailing slash */
+	char		*api_key_env;
+	char		*api_key;		/* from the environment; NULL if unset */
+	long		 connect_timeout_ms;	/* default 10000 */
+	long		 timeout_ms;		/* whole non-streaming call; default 600000 */
+	long		 idle_timeout_ms;	/* no byte from a stream for this long; default 120000 */
+	int		 stream_usage;		/* ask for stream_options.include_usage; default 1 */
+	unsigned	 line;
+};
+
+struct config {
+	char		*path;
+	char		*dir;			/* folder of path; relative paths start here */
+	char		*listen_host;		/* "127.0.0.1", "::", "0.0.0.0" */
+	int		 listen_port;
+	int		 workers;		/* default: number of CPUs */
+	int		 threads;		/* libmicrohttpd threads per worker; default 2 */
+	char		*redis_url;
+	long		 redis_timeout_ms;	/* default 1000 */
+	char		*secret_env;
+	char		*secret;		/* from the environment, may be NULL */
+	char		*admin_key_env;
+	int		 has_admin_key;
+	unsigned char	 admin_key_hash[32];	/* SHA-256 of the admin key; the key itself is not kept */
+	char		*catalog_path;		/* resolved */
+	char		*policies_dir;		/* resolved, may be NULL */
+	char		*ledger_dir;
+	char		*public_url;		/* may be NULL */
+	char		*user;			/* drop privileges to this user; may be NULL */
+	char		*log_level;		/* may be NULL */
+	/* limits on what comes from outside */
+	size_t		 max_body_bytes;	/* default 8 MiB */
+	size_t		 max_header_bytes;	/* default 32 KiB */
+	int		 max_json_depth;	/* default 64 */
+	int		 max_json_tokens;	/* default 1000000 */
+	size_t		 max_upstream_bytes;	/* default 64 MiB: one answer, one stream event */
+	int		 max_connections;	/* per worker; default 4096 */
+	long		 shutdown_timeout_ms;	/* drain on SIGTERM/reload; default 30000 */
+	long		 key_cache_ms;		/* per-worker key record cache; default 2000, max 5000 */
+	struct provider_conf *providers;
+	size_t		 nproviders;
+	struct catalog	*catalog;
+	unsigned	 generation;		/* set by the master */
+};
+
+/*
+ * Load path and everything it names.  NULL with "FILE:LINE: message" in
+ * err.  Caller frees with config_free().
+ */
+struct config	*config_load(const char *path, char *err, size_t errlen);
+void		 config_free(struct config *);	/* NULL does nothing */
+const struct provider_conf *config_provider(const struct config *, const char *name);
+const char	*config_kind_name(enum provider_kind);
+/* The default config path: $(sysconfdir)/nextmodel/nextmodel.yaml. */
+const char	*config_default_path(void);
+
+#endif

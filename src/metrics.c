@@ -1,0 +1,266 @@
+/*
+ * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
+ *
+ * Gateway-wide Prometheus counters in one anonymous shared mapping made by
+ * the master before it forks, so every worker adds to the same numbers and
+ * any worker can answer /metrics for the whole gateway.  Labelled series
+ * live in a fixed open-addressing table claimed with compare-and-swap.
+ */
+#include <sys/mman.h>
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nextmodel.h"
+#include "buf.h"
+#include "json.h"
+#include "metrics.h"
+
+#define SERIES_MAX	1024
+#define LABEL_MAX	96
+
+static const double bucket_le[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+    0.5, 1, 2.5, 5, 10, 30, 60, 120, 300 };
+#define NBUCKETS	(sizeof(bucket_le) / sizeof(bucket_le[0]))
+
+enum { SLOT_FREE = 0, SLOT_CLAIMING, SLOT_READY };
+
+struct series {
+	atomic_int		state;
+	int			status;
+	char			model[LABEL_MAX];
+	char			provider[LABEL_MAX];
+	atomic_ullong		count;
+};
+
+struct metrics {
+	struct series		series[SERIES_MAX];
+	atomic_ullong		overflow;		/* series that did not fit */
+	atomic_ullong		buckets[NBUCKETS + 1];	/* last: +Inf */
+	atomic_ullong		duration_us_sum;
+	atomic_ullong		duration_count;
+	atomic_llong		open_connections;
+	atomic_ullong		worker_starts;
+	atomic_ullong		reloads_ok, reloads_failed;
+	struct series		upstream_errors[64];
+};
+
+/* Map the region shared by the master and every worker. */
+struct metrics *
+metrics_new(void)
+{
+	struct metrics *m;
+
+	m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	memset(m, 0, sizeof(*m));
+	return m;
+}
+
+void
+metrics_free(struct metrics *m)
+{
+	if (m != NULL)
+		munmap(m, sizeof(*m));
+}
+
+/* FNV-1a over the labels. */
+static uint32_t
+hash_labels(int status, const char *model, const char *provider)
+{
+	uint32_t h = 2166136261u;
+	const char *p;
+
+	for (p = model; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h = (h ^ 0xff) * 16777619u;
+	for (p = provider; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return (h ^ (uint32_t)status) * 16777619u;
+}
+
+/* Find or claim the series for these labels; NULL when the table is full. */
+static struct series *
+series_get(struct series *tab, size_t n, int status, const char *model,
+    const char *provider)
+{
+	size_t i, k;
+	struct series *s;
+	int expect;
+
+	k = hash_labels(status, model, provider) % n;
+	for (i = 0; i < n; i++, k = (k + 1) % n) {
+		s = &tab[k];
+		for (;;) {
+			int st = atomic_load(&s->state);
+			if (st == SLOT_READY) {
+				if (s->status == status &&
+				    strncmp(s->model, model, LABEL_MAX - 1) == 0 &&
+				    strncmp(s->provider, provider,
+				    LABEL_MAX - 1) == 0)
+					return s;
+				break;
+			}
+			if (st == SLOT_CLAIMING)
+				continue;	/* another process is writing it */
+			expect = SLOT_FREE;
+			if (atomic_compare_exchange_strong(&s->state, &expect,
+			    SLOT_CLAIMING)) {
+				s->status = status;
+				snprintf(s->model, LABEL_MAX, "%s", model);
+				snprintf(s->provider, LABEL_MAX, "%s", provider);
+				atomic_store(&s->state, SLOT_READY);
+				return s;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Count one finished request. */
+void
+metrics_request(struct metrics *m, int status, const char *model,
+    const char *provider, int64_t duration_us)
+{
+	struct series *s;
+	size_t b;
+	double secs = (double)duration_us / 1e6;
+
+	if (m == NULL)
+		return;
+	if ((s = series_get(m->series, SERIES_MAX, status, model, provider)) != NULL)
+		atomic_fetch_add(&s->count, 1);
+	else
+		atomic_fetch_add(&m->overflow, 1);
+	for (b = 0; b < NBUCKETS && secs > bucket_le[b]; b++)
+		;
+	atomic_fetch_add(&m->buckets[b], 1);
+	atomic_fetch_add(&m->duration_us_sum, (unsigned long long)duration_us);
+	atomic_fetch_add(&m->duration_count, 1);
+}
+
+void
+metrics_connections(struct metrics *m, int delta)
+{
+	if (m != NULL)
+		atomic_fetch_add(&m->open_connections, delta);
+}
+
+void
+metrics_upstream_error(struct metrics *m, const char *provider)
+{
+	struct series *s;
+
+	if (m != NULL && (s = series_get(m->upstream_errors,
+	    NM_NELEM(m->upstream_errors), 0, "", provider)) != NULL)
+		atomic_fetch_add(&s->count, 1);
+}
+
+void
+metrics_worker_start(struct metrics *m)
+{
+	if (m != NULL)
+		atomic_fetch_add(&m->worker_starts, 1);
+}
+
+void
+metrics_reload(struct metrics *m, int ok)
+{
+	if (m != NULL)
+		atomic_fetch_add(ok ? &m->reloads_ok : &m->reloads_failed, 1);
+}
+
+/* A label value with Prometheus escaping (\\, \", \n). */
+static int
+label(struct buf *b, const char *v)
+{
+	int r = 0;
+
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			r |= buf_appendc(b, '\\');
+		if (*v == '\n')
+			r |= buf_appends(b, "\\n");
+		else
+			r |= buf_appendc(b, *v);
+	}
+	return r;
+}
+
+/* Render everything in the text exposition format. */
+int
+metrics_render(struct metrics *m, struct buf *b)
+{
+	unsigned long long cum = 0, sum;
+	struct series *s;
+	size_t i;
+	int r = 0;
+
+	r |= buf_appends(b, "# HELP nextmodel_requests_total Requests answered, "
+	    "by status, model and provider.\n"
+	    "# TYPE nextmodel_requests_total counter\n");
+	for (i = 0; i < SERIES_MAX; i++) {
+		s = &m->series[i];
+		if (atomic_load(&s->state) != SLOT_READY)
+			continue;
+		r |= buf_appendf(b, "nextmodel_requests_total{status=\"%d\","
+		    "model=\"", s->status);
+		r |= label(b, s->model);
+		r |= buf_appends(b, "\",provider=\"");
+		r |= label(b, s->provider);
+		r |= buf_appendf(b, "\"} %llu\n", atomic_load(&s->count));
+	}
+	r |= buf_appendf(b, "# HELP nextmodel_series_overflow_total Requests "
+	    "not counted by label because the series table was full.\n"
+	    "# TYPE nextmodel_series_overflow_total counter\n"
+	    "nextmodel_series_overflow_total %llu\n", atomic_load(&m->overflow));
+
+	r |= buf_appends(b, "# HELP nextmodel_request_duration_seconds Time "
+	    "from the request's first byte to its last.\n"
+	    "# TYPE nextmodel_request_duration_seconds histogram\n");
+	for (i = 0; i < NBUCKETS; i++) {
+		cum += atomic_load(&m->buckets[i]);
+		r |= buf_appendf(b, "nextmodel_request_duration_seconds_bucket"
+		    "{le=\"%g\"} %llu\n", bucket_le[i], cum);
+	}
+	cum += atomic_load(&m->buckets[NBUCKETS]);
+	sum = atomic_load(&m->duration_us_sum);
+	r |= buf_appendf(b, "nextmodel_request_duration_seconds_bucket"
+	    "{le=\"+Inf\"} %llu\n", cum);
+	r |= buf_appendf(b, "nextmodel_request_duration_seconds_sum %llu.%06llu\n",
+	    sum / 1000000, sum % 1000000);
+	r |= buf_appendf(b, "nextmodel_request_duration_seconds_count %llu\n",
+	    atomic_load(&m->duration_count));
+
+	r |= buf_appendf(b, "# HELP nextmodel_open_connections Client "
+	    "connections open now.\n# TYPE nextmodel_open_connections gauge\n"
+	    "nextmodel_open_connections %lld\n",
+	    (long long)atomic_load(&m->open_connections));
+
+	r |= buf_appends(b, "# HELP nextmodel_upstream_errors_total Failed "
+	    "calls to sources, by provider.\n"
+	    "# TYPE nextmodel_upstream_errors_total counter\n");
+	for (i = 0; i < NM_NELEM(m->upstream_errors); i++) {
+		s = &m->upstream_errors[i];
+		if (atomic_load(&s->state) != SLOT_READY)
+			continue;
+		r |= buf_appends(b, "nextmodel_upstream_errors_total{provider=\"");
+		r |= label(b, s->provider);
+		r |= buf_appendf(b, "\"} %llu\n", atomic_load(&s->count));
+	}
+	r |= buf_appendf(b, "# HELP nextmodel_worker_starts_total Worker "
+	    "processes started (respawns and reloads included).\n"
+	    "# TYPE nextmodel_worker_starts_total counter\n"
+	    "nextmodel_worker_starts_total %llu\n",
+	    atomic_load(&m->worker_starts));
+	r |= buf_appendf(b, "# HELP nextmodel_reloads_total Configuration "
+	    "reloads, by result.\n# TYPE nextmodel_reloads_total counter\n"
+	    "nextmodel_reloads_total{result=\"ok\"} %llu\n"
+	    "nextmodel_reloads_total{result=\"failed\"} %llu\n",
+	    atomic_load(&m->reloads_ok), atomic_load(&m->reloads_failed));
+	return r ? -1 : 0;
+}

@@ -1,0 +1,28 @@
+/*
+ * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
+ *
+ * Prometheus counters shared by all worker processes: the master maps one
+ * anonymous shared region before forking, workers update it with atomics,
+ * and any worker renders the whole gateway's numbers for /metrics.
+ */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include <stdint.h>
+#include "buf.h"
+
+struct metrics;
+
+/* Map the shared region (master, before fork).  NULL on failure. */
+struct metrics	*metrics_new(void);
+void		 metrics_free(struct metrics *);	/* NULL does nothing */
+void		 metrics_request(struct metrics *, int status, const char *model,
+		    const char *provider, int64_t duration_us);
+void		 metrics_connections(struct metrics *, int delta);
+void		 metrics_upstream_error(struct metrics *, const char *provider);
+void		 metrics_worker_start(struct metrics *);
+void		 metrics_reload(struct metrics *, int ok);
+/* Prometheus text exposition format 0.0.4; 0 or -1. */
+int		 metrics_render(struct metrics *, struct buf *);
+
+#endif

@@ -1,0 +1,136 @@
+/*
+ * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
+ *
+ * What every wire format shares: the table of provider implementations,
+ * error filling, usage parsing and the scrubbing of secrets out of the
+ * messages sources send back.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nextmodel.h"
+#include "providers/provider.h"
+
+static const struct provider_ops *const providers[] = {
+	&provider_openai,
+};
+
+/* The implementation of a wire format, or NULL. */
+const struct provider_ops *
+provider_ops(enum provider_kind kind)
+{
+	size_t i;
+
+	for (i = 0; i < NM_NELEM(providers); i++)
+		if (providers[i]->kind == kind)
+			return providers[i];
+	return NULL;
+}
+
+/* Fill an error for the client. */
+void
+provider_err(struct errinfo *err, int status, const char *type,
+    const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(err, 0, sizeof(*err));
+	err->status = status;
+	snprintf(err->type, sizeof(err->type), "%s", type);
+	if (code != NULL)
+		snprintf(err->code, sizeof(err->code), "%s", code);
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+}
+
+/* Overwrite [p, p+n) with "[redacted]" squeezed in place. */
+static void
+redact(char *p, size_t n)
+{
+	static const char r[] = "[redacted]";
+	size_t rl = sizeof(r) - 1, tail = strlen(p + n);
+
+	if (n >= rl) {
+		memcpy(p, r, rl);
+		memmove(p + rl, p + n, tail + 1);
+	} else {
+		/* Too short to hold the marker: blank it out. */
+		memset(p, '*', n);
+	}
+}
+
+/* True for the characters API keys are made of. */
+static int
+keychar(int c)
+{
+	return isalnum(c) || c == '-' || c == '_' || c == '*' || c == '.';
+}
+
+/*
+ * Remove the provider's own key and anything that looks like a key
+ * ("sk-...", "nm-...", long opaque tokens) from a message of the source.
+ */
+void
+provider_scrub(const struct provider_conf *prov, char *msg)
+{
+	char *p;
+	size_t n, klen;
+
+	if (prov != NULL && prov->api_key != NULL &&
+	    (klen = strlen(prov->api_key)) >= 4)
+		while ((p = strstr(msg, prov->api_key)) != NULL)
+			redact(p, klen);
+	for (p = msg; *p != '\0'; p++) {
+		if (p != msg && keychar((unsigned char)p[-1]))
+			continue;
+		for (n = 0; keychar((unsigned char)p[n]); n++)
+			;
+		if (n >= 6 && (strncmp(p, "sk-", 3) == 0 ||
+		    strncmp(p, "nm-", 3) == 0 || strncmp(p, "key-", 4) == 0 ||
+		    strncmp(p, "AIza", 4) == 0))
+			redact(p, n);
+		else if (n >= 32)
+			redact(p, n);
+	}
+}
+
+/* Read an integer member of an object, or 0. */
+static int64_t
+member_int(const struct json *j, int obj, const char *key)
+{
+	int64_t v = 0;
+	int t;
+
+	if (obj < 0 || json_type(j, obj) != JSON_OBJECT ||
+	    (t = json_get(j, obj, key)) < 0 || json_int64(j, t, &v) != 0)
+		return 0;
+	return v;
+}
+
+/* OpenAI usage (with the compatible sources' extra fields) into out. */
+void
+provider_usage_openai(const struct json *j, int u, struct usage *out)
+{
+	int d;
+
+	if (u < 0 || json_type(j, u) != JSON_OBJECT)
+		return;
+	memset(out, 0, sizeof(*out));
+	out->have = 1;
+	out->prompt_tokens = member_int(j, u, "prompt_tokens");
+	out->completion_tokens = member_int(j, u, "completion_tokens");
+	out->total_tokens = member_int(j, u, "total_tokens");
+	if (out->total_tokens == 0)
+		out->total_tokens = out->prompt_tokens + out->completion_tokens;
+	if ((d = json_get(j, u, "prompt_tokens_details")) >= 0)
+		out->cached_tokens = member_int(j, d, "cached_tokens");
+	if (out->cached_tokens == 0)	/* DeepSeek */
+		out->cached_tokens = member_int(j, u, "prompt_cache_hit_tokens");
+	if (out->cached_tokens == 0)	/* Moonshot */
+		out->cached_tokens = member_int(j, u, "cached_tokens");
+	if ((d = json_get(j, u, "completion_tokens_details")) >= 0)
+		out->reasoning_tokens = member_int(j, d, "reasoning_tokens");
+}

@@ -1,0 +1,91 @@
+/*
+ * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
+ *
+ * The provider vtable: one implementation per wire format (openai.c,
+ * later anthropic.c and gemini.c).  A provider turns a validated OpenAI
+ * request into an upstream call and the source's answers, streams and
+ * errors back into OpenAI's shapes.  Nothing here knows HTTP servers.
+ */
+#ifndef PROVIDER_H
+#define PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "catalog.h"
+#include "config.h"
+#include "json.h"
+#include "sse.h"
+#include "upstream.h"
+
+struct usage {
+	int64_t	prompt_tokens;		/* includes cached tokens */
+	int64_t	completion_tokens;	/* includes reasoning tokens */
+	int64_t	total_tokens;
+	int64_t	cached_tokens;
+	int64_t	reasoning_tokens;
+	int	have;			/* the source reported usage */
+};
+
+/* An error for the client, in OpenAI's shape. */
+struct errinfo {
+	int	 status;
+	char	 type[48];
+	char	 code[48];		/* "" -> null */
+	char	 param[64];		/* "" -> null */
+	char	 message[512];
+	char	 retry_after[32];	/* "" -> no Retry-After */
+};
+
+/* Per-call translation state, owned by the request. */
+struct prov_ctx {
+	const struct provider_conf *prov;
+	const struct model	*model;
+	struct json_limits	 lim;		/* for what the source sends */
+	int			 stream;	/* the client asked for a stream */
+	int			 client_usage;	/* ... with stream_options.include_usage */
+	int			 asked_usage;	/* we asked the source for it */
+	int			 saw_done;	/* the stream ended properly */
+	struct usage		 usage;
+	void			*state;		/* the provider's own, freed by ctx_free */
+};
+
+struct provider_ops {
+	enum provider_kind kind;
+	/* Build the upstream call (url, headers, body) from the client's body. */
+	int	(*chat_encode)(struct prov_ctx *, const struct json *body,
+		    struct upstream_req *, struct errinfo *);
+	/*
+	 * A whole 2xx answer.  Either write the OpenAI answer to out, or set
+	 * *passthrough to relay the source's bytes unchanged.  -1 with err
+	 * when the answer is invalid or incomplete (never a truncated 200).
+	 */
+	int	(*chat_decode)(struct prov_ctx *, const char *, size_t,
+		    struct buf *out, int *passthrough, struct errinfo *);
+	/*
+	 * One event of a 2xx stream: append OpenAI SSE bytes to out; set
+	 * saw_done at the proper end.  -1 with err ends the stream with an
+	 * error event.
+	 */
+	int	(*chat_event)(struct prov_ctx *, const struct sse_event *,
+		    struct buf *out, struct errinfo *);
+	/* A non-2xx answer (body may be partial or empty). */
+	void	(*map_error)(struct prov_ctx *, long status, const char *, size_t,
+		    const char *retry_after, struct errinfo *);
+	void	(*ctx_free)(struct prov_ctx *);
+};
+
+extern const struct provider_ops provider_openai;
+
+/* The ops of a wire format, or NULL if not available. */
+const struct provider_ops *provider_ops(enum provider_kind);
+/* Redact the provider's key and key-like tokens from a message, in place. */
+void	provider_scrub(const struct provider_conf *, char *msg);
+/* Fill err; fmt is printf-style. */
+void	provider_err(struct errinfo *, int status, const char *type,
+	    const char *code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Parse an OpenAI-shaped usage object at token u into out. */
+void	provider_usage_openai(const struct json *, int u, struct usage *out);
+
+#endif

@@ -1,0 +1,239 @@
+/*
+ * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
+ *
+ * A worker process, after fork: drop privileges, start the upstream engine
+ * and libmicrohttpd, tell the master it serves, then wait for SIGTERM.  On
+ * SIGTERM it stops accepting, lets in-flight requests finish (up to
+ * shutdown_timeout_ms), ends what is left with an error, and exits 0.
+ */
+#include <sys/types.h>
+#include <sys/prctl.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "nextmodel.h"
+#include "auth.h"
+#include "http.h"
+#include "log.h"
+#include "request.h"
+#include "upstream.h"
+#include "worker.h"
+
+static __thread struct redis *thread_redis;
+static pthread_mutex_t redis_list_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct redis *redis_list[256];
+static size_t redis_nlist;
+
+/* This thread's Redis connection; made on first use, kept for the thread. */
+struct redis *
+worker_redis(struct worker *w)
+{
+	char err[256];
+
+	if (thread_redis != NULL)
+		return thread_redis;
+	thread_redis = redis_new(w->cfg->redis_url, w->cfg->redis_timeout_ms,
+	    err, sizeof(err));
+	if (thread_redis == NULL) {
+		log_warnx("redis: %s", err);
+		return NULL;
+	}
+	pthread_mutex_lock(&redis_list_mu);
+	if (redis_nlist < NM_NELEM(redis_list))
+		redis_list[redis_nlist++] = thread_redis;
+	pthread_mutex_unlock(&redis_list_mu);
+	return thread_redis;
+}
+
+void
+worker_track(struct worker *w, struct request *req)
+{
+	pthread_mutex_lock(&w->reqs_mu);
+	req->wprev = NULL;
+	req->wnext = w->reqs;
+	if (w->reqs != NULL)
+		w->reqs->wprev = req;
+	w->reqs = req;
+	atomic_fetch_add(&w->nrequests, 1);
+	pthread_mutex_unlock(&w->reqs_mu);
+}
+
+void
+worker_untrack(struct worker *w, struct request *req)
+{
+	pthread_mutex_lock(&w->reqs_mu);
+	if (req->wprev != NULL)
+		req->wprev->wnext = req->wnext;
+	else
+		w->reqs = req->wnext;
+	if (req->wnext != NULL)
+		req->wnext->wprev = req->wprev;
+	atomic_fetch_sub(&w->nrequests, 1);
+	pthread_mutex_unlock(&w->reqs_mu);
+}
+
+/* Become the configured user if started as root.  0 or -1. */
+static int
+drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (user == NULL || geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		log_warnx("user %s does not exist", user);
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		log_warn("cannot become user %s", user);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* End every request still live (drain deadline passed). */
+static void
+force_end_all(struct worker *w)
+{
+	struct request *req;
+
+	pthread_mutex_lock(&w->reqs_mu);
+	for (req = w->reqs; req != NULL; req = req->wnext) {
+		pthread_mutex_lock(&req->mu);
+		request_force_end(req);
+		pthread_mutex_unlock(&req->mu);
+	}
+	pthread_mutex_unlock(&w->reqs_mu);
+}
+
+/* Let in-flight requests finish, up to the configured deadline. */
+static void
+drain(struct worker *w)
+{
+	int64_t deadline = mono_ms() + w->cfg->shutdown_timeout_ms;
+	int n;
+
+	atomic_store(&w->draining, 1);
+	http_quiesce(w);
+	while ((n = atomic_load(&w->nrequests)) > 0 && mono_ms() < deadline)
+		sleep_ms(50);
+	if (n > 0) {
+		log_warnx("drain deadline passed with %d requests in flight; "
+		    "ending them", n);
+		force_end_all(w);
+		deadline = mono_ms() + 2000;
+		while (atomic_load(&w->nrequests) > 0 && mono_ms() < deadline)
+			sleep_ms(20);
+	}
+}
+
+/* The worker's life; returns its exit code. */
+int
+worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
+    struct metrics *metrics, int ready_fd)
+{
+	struct worker w;
+	sigset_t set;
+	char ident[32];
+	int sig, code = 0;
+	size_t i;
+
+	memset(&w, 0, sizeof(w));
+	w.cfg = cfg;
+	w.slot = slot;
+	w.gen = gen;
+	w.listen_fd = listen_fd;
+	w.metrics = metrics;
+	pthread_mutex_init(&w.reqs_mu, NULL);
+	snprintf(ident, sizeof(ident), "worker[%u.%d]", gen, slot);
+	log_set_ident(ident);
+
+	/* Die with the master; never outlive it as an orphan. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(0);
+	if (drop_privileges(cfg->user) != 0)
+		return NM_EXIT_CONFIG;
+
+	/* Every thread started from here on inherits this mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		log_warnx("curl_global_init failed");
+		return 1;
+	}
+	if ((w.auth = auth_cache_new(cfg->key_cache_ms, 65536)) == NULL ||
+	    (w.up = upstream_start()) == NULL) {
+		log_warnx("cannot start the upstream engine");
+		code = 1;
+		goto out;
+	}
+	if (http_start(&w) != 0) {
+		log_warnx("cannot start the HTTP server on the listen socket");
+		code = 1;
+		goto out;
+	}
+	metrics_worker_start(metrics);
+	if (ready_fd >= 0) {
+		(void)write(ready_fd, "R", 1);
+		close(ready_fd);
+	}
+	log_debug("serving with %d threads", cfg->threads);
+
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+	}
+	log_debug("draining");
+	drain(&w);
+	http_stop(&w);
+out:
+	upstream_stop(w.up);
+	auth_cache_free(w.auth);
+	pthread_mutex_lock(&redis_list_mu);
+	for (i = 0; i < redis_nlist; i++)
+		redis_free(redis_list[i]);
+	redis_nlist = 0;
+	pthread_mutex_unlock(&redis_list_mu);
+	curl_global_cleanup();
+	pthread_mutex_destroy(&w.reqs_mu);
+	log_debug("exiting");
+	return code;
+}

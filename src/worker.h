@@ -1,0 +1,47 @@
+/*
+ * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
+ *
+ * A worker process: libmicrohttpd on the inherited listen socket, the
+ * upstream engine, the per-worker key cache; drains and exits on SIGTERM.
+ */
+#ifndef WORKER_H
+#define WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "auth.h"
+#include "config.h"
+#include "metrics.h"
+#include "redis.h"
+#include "upstream.h"
+
+struct request;
+
+struct worker {
+	const struct config	*cfg;
+	int			 slot;
+	unsigned		 gen;
+	int			 listen_fd;
+	struct upstream		*up;
+	struct auth_cache	*auth;
+	struct metrics		*metrics;
+	void			*httpd;		/* http.c's */
+	atomic_int		 draining;
+	atomic_int		 nrequests;	/* live requests */
+	pthread_mutex_t		 reqs_mu;
+	struct request		*reqs;		/* live requests (for forced shutdown) */
+};
+
+/*
+ * Run a worker until SIGTERM and its drain end.  ready_fd gets one byte
+ * once it serves (then is closed).  Returns the process exit code.
+ */
+int		 worker_main(const struct config *, int listen_fd, int slot,
+		    unsigned gen, struct metrics *, int ready_fd);
+/* This thread's Redis connection (made on first use). */
+struct redis	*worker_redis(struct worker *);
+void		 worker_track(struct worker *, struct request *);
+void		 worker_untrack(struct worker *, struct request *);
+
+#endif
