@@ -34,7 +34,8 @@ struct key_record {
 /*
  * Make a new key.  secret gets the key text (AUTH_KEY_LEN + 1 bytes), rec
  * its record.  Project/team/name must be 1..64 printable ASCII without
- * spaces (name: up to 128, spaces allowed).  0, or -1 with err.
+ * spaces (name: up to 128, spaces allowed); team and name may be NULL or
+ * "".  rpm, tpm >= 0.  0, or -1 with err.
  */
 int	auth_key_create(struct redis *, const char *project, const char *team,
 	    const char *name, int64_t rpm, int64_t tpm, char *secret,
@@ -44,22 +45,28 @@ int	auth_key_check_labels(const char *project, const char *team,
 	    const char *name, char *err, size_t errlen);
 /* 1 found and live, 0 unknown or revoked, -1 Redis failure. */
 int	auth_key_lookup(struct redis *, const char *secret, struct key_record *);
-/* Call cb for every key (revoked ones too), sorted by creation; 0/-1. */
+/*
+ * Call cb for every key (revoked ones too), sorted by creation then id;
+ * 0/-1.  A non-zero return from cb stops the walk and makes it -1.
+ */
 int	auth_key_list(struct redis *, int (*cb)(void *, const struct key_record *),
 	    void *arg, char *err, size_t errlen);
-/* 0 revoked, 1 no such key, -1 Redis failure. */
+/* 0 revoked (or already was), 1 no such key, -1 Redis failure. */
 int	auth_key_revoke(struct redis *, const char *id, char *err, size_t errlen);
 /* A syntactically valid key? (prefix, length, alphabet) */
 int	auth_key_wellformed(const char *secret, size_t len);
 
 /* A thread-safe per-worker cache of lookups, negative ones included. */
 struct auth_cache;
+/* ttl_ms 0: always ask Redis; max_entries 0: 4096.  NULL if out of memory. */
 struct auth_cache *auth_cache_new(long ttl_ms, size_t max_entries);
 void	auth_cache_free(struct auth_cache *);	/* NULL does nothing */
 /*
  * Look up a key through the cache: 1 live (rec filled), 0 unknown or
  * revoked, -1 Redis failure and nothing cached.  A cached positive answer
- * older than ttl is refreshed from Redis.
+ * older than ttl is refreshed from Redis (a negative one after
+ * min(ttl, 1 s)); while Redis fails, a cached answer stands even if old.
+ * Entries are keyed by the key's SHA-256; r is the calling thread's own.
  */
 int	auth_cache_lookup(struct auth_cache *, struct redis *, const char *secret,
 	    size_t len, struct key_record *rec);

@@ -1,0 +1,273 @@
+#!/bin/sh
+#
+# Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
+#
+# nextmodelctl against a private redis-server: key create/list/revoke,
+# what Redis stores (only hashes), policy check on good and bad configs,
+# --help, --version and exit codes.  Run by make check with NM_BUILDDIR,
+# NM_SRCDIR and REDIS_SERVER set; skipped (77) without a redis-server.
+
+CTL=${NM_BUILDDIR:-.}/nextmodelctl
+REDIS_SERVER=${REDIS_SERVER:-$(command -v redis-server)}
+if [ -z "$REDIS_SERVER" ] || [ "$REDIS_SERVER" = no ] || [ ! -x "$REDIS_SERVER" ]; then
+	echo "no redis-server: skipped"
+	exit 77
+fi
+REDIS_CLI=$(dirname "$REDIS_SERVER")/redis-cli
+[ -x "$REDIS_CLI" ] || REDIS_CLI=$(command -v redis-cli)
+if [ -z "$REDIS_CLI" ]; then
+	echo "no redis-cli: skipped"
+	exit 77
+fi
+if [ ! -x "$CTL" ]; then
+	echo "$CTL: not built"
+	exit 1
+fi
+
+passed=0
+failed=0
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nm-ctl-keys.XXXXXX") || exit 1
+redis_pid=
+cleanup() {
+	if [ -n "$redis_pid" ]; then
+		kill "$redis_pid" 2>/dev/null
+		wait "$redis_pid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# ok DESCRIPTION CONDITION...: run the condition, count and print the result.
+ok() {
+	desc=$1
+	shift
+	if "$@"; then
+		passed=$((passed + 1))
+		echo "ok - $desc"
+	else
+		failed=$((failed + 1))
+		echo "FAIL - $desc"
+	fi
+}
+
+# Run nextmodelctl; stdout, stderr and the exit code land in $tmp/out, $tmp/err, $rc.
+run() {
+	"$CTL" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+
+rnd() {
+	od -An -N4 -tu4 /dev/urandom | tr -d ' \n'
+}
+
+sha256() {
+	printf '%s' "$1" | sha256sum | cut -d' ' -f1
+}
+
+# --- a private redis-server on a free loopback port -------------------------
+pw="pw$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+port=
+for try in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	p=$((20000 + $(rnd) % 40001))
+	: >"$tmp/redis.log"
+	"$REDIS_SERVER" --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
+	    --dir "$tmp" --requirepass "$pw" --logfile "$tmp/redis.log" \
+	    --daemonize no >/dev/null 2>&1 &
+	redis_pid=$!
+	i=0
+	while [ $i -lt 100 ]; do
+		if ! kill -0 "$redis_pid" 2>/dev/null; then
+			break			# could not bind: next port
+		fi
+		if grep -q 'Ready to accept connections' "$tmp/redis.log"; then
+			port=$p
+			break
+		fi
+		sleep 0.05
+		i=$((i + 1))
+	done
+	[ -n "$port" ] && break
+	kill "$redis_pid" 2>/dev/null
+	wait "$redis_pid" 2>/dev/null
+	redis_pid=
+done
+if [ -z "$port" ]; then
+	echo "could not start redis-server"
+	cat "$tmp/redis.log"
+	exit 1
+fi
+rcli() {
+	REDISCLI_AUTH=$pw "$REDIS_CLI" -p "$port" "$@"
+}
+
+# --- configs --------------------------------------------------------------
+mkdir "$tmp/good" "$tmp/good/policies" "$tmp/bad" "$tmp/bad/policies"
+cat >"$tmp/good/models.yaml" <<EOF
+models:
+  - id: test-model
+    provider: testsrc
+    input_per_mtok: 0.15
+    output_per_mtok: 0.60
+    context_window: 128000
+    capabilities: [tools, streaming]
+EOF
+echo 'rules: []' >"$tmp/good/policies/default.yaml"
+cat >"$tmp/good/nextmodel.yaml" <<EOF
+listen: 127.0.0.1:8080
+redis: redis://:$pw@127.0.0.1:$port/0
+catalog: models.yaml
+policies: policies/
+providers:
+  testsrc: { kind: openai, base_url: http://127.0.0.1:9/v1 }
+EOF
+conf=$tmp/good/nextmodel.yaml
+# A bad catalog: the error must be FILE:LINE.
+sed 's/0\.60/sixty cents/' "$tmp/good/models.yaml" >"$tmp/bad/models.yaml"
+cp "$tmp/good/nextmodel.yaml" "$tmp/bad/nextmodel.yaml"
+# A bad policy file in an otherwise good config.
+mkdir "$tmp/badpol" "$tmp/badpol/policies"
+cp "$tmp/good/nextmodel.yaml" "$tmp/good/models.yaml" "$tmp/badpol/"
+printf 'rules:\n  - [unclosed\n' >"$tmp/badpol/policies/broken.yaml"
+# Wrong Redis password, and no Redis at all.
+wrongpw="wrong$(rnd)x"
+sed "s/:$pw@/:$wrongpw@/" "$conf" >"$tmp/good/wrongpw.yaml"
+sed "s/:$port\//:1\//" "$conf" >"$tmp/good/down.yaml"
+
+# --- global options --------------------------------------------------------
+run --version
+ok "--version exits 0" [ "$rc" -eq 0 ]
+ok "--version prints 'nextmodelctl VERSION'" grep -Eq '^nextmodelctl [0-9A-Za-z.]+$' "$tmp/out"
+run --help
+ok "--help exits 0" [ "$rc" -eq 0 ]
+ok "--help lists key create" grep -q 'key create --project' "$tmp/out"
+ok "--help lists policy check" grep -q 'policy check' "$tmp/out"
+run -c "$conf" frobnicate
+ok "unknown command exits 2" [ "$rc" -eq 2 ]
+run -c "$conf" key frobnicate
+ok "unknown key subcommand exits 2" [ "$rc" -eq 2 ]
+run
+ok "no command exits 2" [ "$rc" -eq 2 ]
+run --bogus-option
+ok "unknown global option exits 2" [ "$rc" -eq 2 ]
+
+# --- key create ------------------------------------------------------------
+run -c "$conf" key create --project alpha --team red --name "first key" --rpm 60 --tpm 100000
+ok "key create exits 0" [ "$rc" -eq 0 ]
+ok "key create prints one line" [ "$(wc -l <"$tmp/out")" -eq 1 ]
+ok "key create prints only the key" grep -Eqx 'nm-[A-Za-z0-9_-]{43}' "$tmp/out"
+key1=$(cat "$tmp/out")
+id1=$(sed -n 's/^created \(key_[0-9a-f]*\) .*/\1/p' "$tmp/err")
+ok "key create names the id on stderr" expr "$id1" : 'key_[0-9a-f]\{16\}$' >/dev/null
+ok "the key is not on stderr" sh -c "[ -n '$key1' ] && ! grep -qF '$key1' '$tmp/err'"
+
+run -c "$conf" key create --project alpha
+ok "second key create exits 0" [ "$rc" -eq 0 ]
+ok "second key is well-formed" grep -Eqx 'nm-[A-Za-z0-9_-]{43}' "$tmp/out"
+key2=$(cat "$tmp/out")
+id2=$(sed -n 's/^created \(key_[0-9a-f]*\) .*/\1/p' "$tmp/err")
+ok "two keys differ" sh -c "[ -n '$key2' ] && [ '$key1' != '$key2' ] && [ '$id1' != '$id2' ]"
+
+run -c "$conf" key create --project beta --name "third"
+ok "third key create exits 0" [ "$rc" -eq 0 ]
+key3=$(cat "$tmp/out")
+
+run -c "$conf" key create --team red
+ok "key create without --project exits 2" [ "$rc" -eq 2 ]
+ok "... and prints nothing on stdout" [ ! -s "$tmp/out" ]
+run -c "$conf" key create --project "with space"
+ok "key create with a bad project exits 2" [ "$rc" -eq 2 ]
+run -c "$conf" key create --project alpha --rpm ten
+ok "key create with a bad --rpm exits 2" [ "$rc" -eq 2 ]
+
+# --- key list --------------------------------------------------------------
+h1=$(sha256 "$key1")
+h2=$(sha256 "$key2")
+h3=$(sha256 "$key3")
+run -c "$conf" key list
+ok "key list exits 0" [ "$rc" -eq 0 ]
+ok "key list has a header" grep -q '^ID  *PROJECT  *TEAM  *NAME  *CREATED  *REVOKED  *RPM  *TPM$' "$tmp/out"
+ok "key list shows three keys" [ "$(grep -c '^key_' "$tmp/out")" -eq 3 ]
+ok "key list shows the first key's record" grep -Eq "^$id1 +alpha +red +first key +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z +no +60 +100000\$" "$tmp/out"
+ok "key list shows no secret" sh -c "! grep -qF -e '$key1' -e '$key2' -e '$key3' '$tmp/out'"
+ok "key list shows no hash" sh -c "! grep -qF -e '$h1' -e '$h2' -e '$h3' '$tmp/out'"
+run -c "$conf" key list --format json
+ok "key list --format json exits 0" [ "$rc" -eq 0 ]
+ok "json has the first key" grep -qF "\"id\": \"$id1\", \"project\": \"alpha\", \"team\": \"red\", \"name\": \"first key\"" "$tmp/out"
+ok "json shows no secret or hash" sh -c "! grep -qF -e '$key1' -e '$key2' -e '$key3' -e '$h1' -e '$h2' -e '$h3' '$tmp/out'"
+if command -v python3 >/dev/null 2>&1; then
+	ok "json parses, three keys" python3 -c "import json,sys
+try:
+    d = json.load(open(sys.argv[1]))
+except ValueError:
+    sys.exit(1)
+k = [x for x in d if x['id'] == sys.argv[2]]
+sys.exit(0 if len(d) == 3 and len(k) == 1 and k[0]['rpm'] == 60 and
+    k[0]['tpm'] == 100000 and k[0]['revoked'] is False else 1)" "$tmp/out" "$id1"
+fi
+run -c "$conf" key list --format yaml
+ok "key list --format yaml exits 2" [ "$rc" -eq 2 ]
+
+# --- what Redis holds ------------------------------------------------------
+rcli --scan >"$tmp/scan" 2>"$tmp/scan.err"
+ok "redis-cli --scan works" [ -s "$tmp/scan" ]
+ok "no Redis key contains a secret" sh -c "! grep -qF -e '${key1#nm-}' -e '${key2#nm-}' -e '${key3#nm-}' '$tmp/scan'"
+ok "nm:key:<sha256> exists" grep -qx "nm:key:$h1" "$tmp/scan"
+ok "nm:keyid:<id> exists" grep -qx "nm:keyid:$id1" "$tmp/scan"
+ok "nm:keyid:<id> holds the hash" [ "$(rcli GET "nm:keyid:$id1")" = "$h1" ]
+ok "the record's hash field is the hash" [ "$(rcli HGET "nm:key:$h1" hash)" = "$h1" ]
+ok "the record's project" [ "$(rcli HGET "nm:key:$h1" project)" = alpha ]
+ok "nm:keys lists the ids" [ "$(rcli SISMEMBER nm:keys "$id2")" = 1 ]
+rcli HGETALL "nm:key:$h1" >"$tmp/rec"
+ok "no stored value contains the secret" sh -c "! grep -qF '${key1#nm-}' '$tmp/rec'"
+
+# --- key revoke ------------------------------------------------------------
+run -c "$conf" key revoke "$id1"
+ok "key revoke exits 0" [ "$rc" -eq 0 ]
+ok "key revoke says 'revoked ID' on stderr" grep -qx "revoked $id1" "$tmp/err"
+ok "key revoke prints nothing on stdout" [ ! -s "$tmp/out" ]
+ok "the record is marked revoked" [ "$(rcli HGET "nm:key:$h1" revoked)" = 1 ]
+run -c "$conf" key list
+ok "key list shows it revoked" grep -Eq "^$id1 .* yes +60 +100000\$" "$tmp/out"
+ok "the other keys are not revoked" [ "$(grep -c ' no ' "$tmp/out")" -eq 2 ]
+run -c "$conf" key revoke key_0123456789abcdef
+ok "revoking an unknown id exits 1" [ "$rc" -eq 1 ]
+run -c "$conf" key revoke not-an-id
+ok "revoking a malformed id exits 1" [ "$rc" -eq 1 ]
+run -c "$conf" key revoke
+ok "key revoke without an id exits 2" [ "$rc" -eq 2 ]
+
+# --- policy check ----------------------------------------------------------
+run -c "$conf" policy check
+ok "policy check on a good config exits 0" [ "$rc" -eq 0 ]
+ok "policy check summary" grep -qx 'ok: 1 providers, 1 models, 1 policy files' "$tmp/out"
+run -c "$tmp/bad/nextmodel.yaml" policy check
+ok "policy check on a bad catalog exits 1" [ "$rc" -eq 1 ]
+ok "... with FILE:LINE: on stderr" grep -Eq '^[^:]*models\.yaml:[0-9]+: ' "$tmp/err"
+run -c "$tmp/badpol/nextmodel.yaml" policy check
+ok "policy check on a bad policy file exits 1" [ "$rc" -eq 1 ]
+ok "... with FILE:LINE: on stderr" grep -Eq '^[^:]*broken\.yaml:[0-9]+: ' "$tmp/err"
+run -c "$tmp/nonexistent.yaml" policy check
+ok "policy check on a missing config exits 1" [ "$rc" -eq 1 ]
+
+# --- Redis trouble ---------------------------------------------------------
+run -c "$tmp/good/wrongpw.yaml" key list
+ok "wrong Redis password exits 1" [ "$rc" -eq 1 ]
+ok "... and the error does not show the password" sh -c "! grep -qF '$wrongpw' '$tmp/err'"
+ok "... but says what failed" grep -q 'AUTH' "$tmp/err"
+run -c "$tmp/good/down.yaml" key create --project alpha
+ok "Redis down: key create exits 1" [ "$rc" -eq 1 ]
+ok "... and prints no key" [ ! -s "$tmp/out" ]
+ok "... and the error does not show the password" sh -c "! grep -qF '$pw' '$tmp/err'"
+
+# --- the threaded cache test, on this Redis (database 1) ---------------------
+if [ -x "${NM_BUILDDIR:-.}/test-authcache" ]; then
+	NM_REDIS_URL="redis://:$pw@127.0.0.1:$port/1" \
+	    "${NM_BUILDDIR:-.}/test-authcache" >"$tmp/authcache.out" 2>&1
+	rc=$?
+	ok "test-authcache against this Redis" [ "$rc" -eq 0 ]
+	[ "$rc" -eq 0 ] || cat "$tmp/authcache.out"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
