@@ -156,6 +156,25 @@ copy_header(struct MHD_Connection *conn, const char *name, char *out,
 	snprintf(out, outlen, "%s", v != NULL ? v : "");
 }
 
+/* Bytes of an oversized body read and dropped before answering 413. */
+static size_t
+drain_limit(const struct worker *w)
+{
+	return NM_MIN(w->cfg->max_body_bytes * 4, (size_t)256 * 1024 * 1024);
+}
+
+/* Add up the size of the request's headers. */
+static enum MHD_Result
+count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	size_t *n = cls;
+
+	(void)kind;
+	*n += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
 /* First call for a request: make it, route it, check its declared size. */
 static struct request *
 request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
@@ -165,6 +184,7 @@ request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
 	const char *v;
 	char *end;
 	unsigned long long cl;
+	size_t hsize;
 
 	if ((req = request_new(w)) == NULL)
 		return NULL;
@@ -183,8 +203,25 @@ request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (v != NULL) {
 		cl = strtoull(v, &end, 10);
-		if (end != v && cl > w->cfg->max_body_bytes)
+		if (end != v && cl > w->cfg->max_body_bytes) {
 			req->body_toobig = 1;
+			/*
+			 * A client that waits for 100 Continue, or one that
+			 * announces far too much, is answered at once; others
+			 * get their body read and dropped first, so they see
+			 * the 413 instead of a reset while still sending.
+			 */
+			v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+			    MHD_HTTP_HEADER_EXPECT);
+			if (v != NULL || cl > drain_limit(w))
+				req->answer_now = 1;
+		}
+	}
+	hsize = 0;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &hsize);
+	if (hsize > w->cfg->max_header_bytes) {
+		req->handler = request_headers_too_large;
+		req->answer_now = 1;
 	}
 	req->conn = conn;
 	req->wake = http_wake;
@@ -205,16 +242,21 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		if ((req = request_begin(w, conn, url, method)) == NULL)
 			return MHD_NO;
 		*con_cls = req;
-		if (!req->body_toobig)
+		if (!req->answer_now)
 			return MHD_YES;
-		/* Answer 413 now, without reading the body. */
-	}
-	if (*upload_data_size > 0) {
+		/* Answer now, without reading the body. */
+	} else if (*upload_data_size > 0) {
 		if (!req->body_toobig &&
 		    buf_append(&req->body, upload_data, *upload_data_size) != 0)
 			req->body_toobig = 1;
+		if (req->body_toobig) {
+			req->dropped += *upload_data_size;
+			if (req->dropped > drain_limit(w))
+				req->answer_now = 1;
+		}
 		*upload_data_size = 0;
-		return MHD_YES;
+		if (!req->answer_now || req->phase != REQ_READING)
+			return MHD_YES;
 	}
 
 	if (req->phase == REQ_READING)

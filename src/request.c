@@ -283,6 +283,15 @@ request_too_large(struct request *req)
 	    req->w->cfg->max_body_bytes);
 }
 
+void
+request_headers_too_large(struct request *req)
+{
+	req->close = 1;
+	request_error(req, 431, "invalid_request_error", "headers_too_large",
+	    NULL, "Request headers are larger than the limit of %zu bytes",
+	    req->w->cfg->max_header_bytes);
+}
+
 /* --- authentication -------------------------------------------------- */
 
 /* Check the bearer key; on failure answer and return -1. */
@@ -440,13 +449,12 @@ has_images(const struct json *j, int msgs)
 {
 	int i, k, m, c, p, t;
 
-	for (i = 0; i < json_size(j, msgs); i++) {
-		m = json_at(j, msgs, i);
+	/* json_at() walks from the start: step with json_skip() instead. */
+	for (i = 0, m = msgs + 1; i < json_size(j, msgs); i++, m = json_skip(j, m)) {
 		if ((c = json_get(j, m, "content")) < 0 ||
 		    json_type(j, c) != JSON_ARRAY)
 			continue;
-		for (k = 0; k < json_size(j, c); k++) {
-			p = json_at(j, c, k);
+		for (k = 0, p = c + 1; k < json_size(j, c); k++, p = json_skip(j, p)) {
 			if (json_type(j, p) == JSON_OBJECT &&
 			    (t = json_get(j, p, "type")) >= 0 &&
 			    json_streq(j, t, "image_url"))
@@ -492,8 +500,7 @@ chat_validate(struct request *req, const struct json *j)
 		    "messages", "'messages' must be a non-empty array");
 		return -1;
 	}
-	for (i = 0; i < json_size(j, msgs); i++) {
-		m = json_at(j, msgs, i);
+	for (i = 0, m = msgs + 1; i < json_size(j, msgs); i++, m = json_skip(j, m)) {
 		ok = 0;
 		if (json_type(j, m) == JSON_OBJECT &&
 		    (role = json_get(j, m, "role")) >= 0)

@@ -51,6 +51,8 @@ struct request {
 	char			 workload[128];
 	struct buf		 body;
 	int			 body_toobig;
+	int			 answer_now;		/* answer before reading the body */
+	size_t			 dropped;		/* bytes of a too big body dropped */
 	void			(*handler)(struct request *);
 
 	/* Output: guarded by mu. */
@@ -111,6 +113,7 @@ void	request_chat(struct request *);
 void	request_not_found(struct request *);
 void	request_method_not_allowed(struct request *);
 void	request_too_large(struct request *);
+void	request_headers_too_large(struct request *);
 
 /* Response helpers for handlers (mu not held: the request is not shared yet). */
 void	request_header(struct request *, const char *name, const char *value);

@@ -197,7 +197,7 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 		log_warnx("curl_global_init failed");
 		return 1;
 	}
-	if ((w.auth = auth_cache_new(cfg->key_cache_ms, 65536)) == NULL ||
+	if ((w.auth = auth_cache_new(cfg->key_cache_ms, 8192)) == NULL ||
 	    (w.up = upstream_start()) == NULL) {
 		log_warnx("cannot start the upstream engine");
 		code = 1;

@@ -121,17 +121,23 @@ member_str(const struct json *j, int obj, const char *key, char *out,
  * The error object of a source's body: OpenAI/OpenRouter nest it under
  * "error", Mistral does not.  Message, type and code go to err.
  */
+struct srcerr {
+	char	msg[400];
+	char	type[48];
+	char	code[48];
+	char	param[64];
+};
+
 static void
 read_error(struct prov_ctx *ctx, const char *body, size_t len,
-    char *msg, size_t msglen, char *type, size_t typelen, char *code,
-    size_t codelen)
+    struct srcerr *se)
 {
 	struct json j;
 	char e[128];
 	int o, t;
 	size_t n;
 
-	msg[0] = type[0] = code[0] = '\0';
+	memset(se, 0, sizeof(*se));
 	memset(&j, 0, sizeof(j));
 	if (body == NULL || len == 0 ||
 	    json_parse(&j, body, len, &ctx->lim, e, sizeof(e)) != 0 ||
@@ -140,17 +146,20 @@ read_error(struct prov_ctx *ctx, const char *body, size_t len,
 	o = json_get(&j, 0, "error");
 	if (o < 0 || json_type(&j, o) != JSON_OBJECT)
 		o = 0;
-	member_str(&j, o, "message", msg, msglen);
-	member_str(&j, o, "type", type, typelen);
-	member_str(&j, o, "code", code, codelen);
-	if (code[0] == '\0' && (t = json_get(&j, o, "code")) >= 0 &&
+	member_str(&j, o, "message", se->msg, sizeof(se->msg));
+	member_str(&j, o, "type", se->type, sizeof(se->type));
+	member_str(&j, o, "code", se->code, sizeof(se->code));
+	member_str(&j, o, "param", se->param, sizeof(se->param));
+	if (se->code[0] == '\0' && (t = json_get(&j, o, "code")) >= 0 &&
 	    json_type(&j, t) == JSON_NUMBER) {
 		const char *p = json_ptr(&j, t, &n);
-		snprintf(code, codelen, "%.*s", (int)NM_MIN(n, 20), p);
+		snprintf(se->code, sizeof(se->code), "%.*s",
+		    (int)NM_MIN(n, 20), p);
 	}
 out:
 	json_free(&j);
-	provider_scrub(ctx->prov, msg);
+	provider_scrub(ctx->prov, se->msg);
+	provider_scrub(ctx->prov, se->param);
 }
 
 /* Turn a source's failure status and body into the client's error. */
@@ -158,15 +167,16 @@ static void
 openai_map_error(struct prov_ctx *ctx, long status, const char *body,
     size_t len, const char *retry_after, struct errinfo *err)
 {
-	char msg[400], type[48], code[48];
+	struct srcerr se;
 	const char *src = ctx->prov->name, *model = ctx->model->id;
+	const char *msg = se.msg, *code = se.code, *type = se.type;
 
-	read_error(ctx, body, len, msg, sizeof(msg), type, sizeof(type), code,
-	    sizeof(code));
+	read_error(ctx, body, len, &se);
 	if (status == 400 || status == 409 || status == 413 || status == 422) {
 		provider_err(err, 400, "invalid_request_error",
 		    code[0] ? code : NULL, "%s", msg[0] ? msg :
 		    "The source rejected the request as invalid.");
+		snprintf(err->param, sizeof(err->param), "%s", se.param);
 	} else if (status == 401 || status == 403) {
 		provider_err(err, 502, "upstream_error", "upstream_auth_failed",
 		    "The source '%s' rejected the gateway's credentials for "
@@ -231,8 +241,7 @@ openai_chat_decode(struct prov_ctx *ctx, const char *body, size_t len,
 		    ctx->prov->name);
 		goto out;
 	}
-	for (i = 0; i < json_size(&j, ch); i++) {
-		c = json_at(&j, ch, i);
+	for (i = 0, c = ch + 1; i < json_size(&j, ch); i++, c = json_skip(&j, c)) {
 		if (json_type(&j, c) != JSON_OBJECT ||
 		    (fr = json_get(&j, c, "finish_reason")) < 0 ||
 		    json_type(&j, fr) != JSON_STRING) {
@@ -258,7 +267,8 @@ openai_chat_event(struct prov_ctx *ctx, const struct sse_event *ev,
 {
 	static const char *const omit_usage[] = { "usage", NULL };
 	struct json j;
-	char e[128], msg[400], type[48], code[48];
+	char e[128];
+	struct srcerr se;
 	int u, ch, c0, cu, nw, r = -1;
 	struct buf b;
 
@@ -278,11 +288,10 @@ openai_chat_event(struct prov_ctx *ctx, const struct sse_event *ev,
 		goto out;
 	}
 	if (json_get(&j, 0, "error") >= 0 || strcmp(ev->event, "error") == 0) {
-		read_error(ctx, ev->data, ev->data_len, msg, sizeof(msg), type,
-		    sizeof(type), code, sizeof(code));
-		provider_err(err, 502, "upstream_error", code[0] ? code :
+		read_error(ctx, ev->data, ev->data_len, &se);
+		provider_err(err, 502, "upstream_error", se.code[0] ? se.code :
 		    "upstream_error", "The source '%s' failed mid-stream%s%s",
-		    ctx->prov->name, msg[0] ? ": " : ".", msg);
+		    ctx->prov->name, se.msg[0] ? ": " : ".", se.msg);
 		goto out;
 	}
 	u = json_get(&j, 0, "usage");
