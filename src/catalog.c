@@ -16,7 +16,7 @@
 #include "nextmodel.h"
 #include "catalog.h"
 #include "money.h"
-#include "yaml.h"
+#include "ytree.h"
 
 #define CATALOG_NAME_MAX	128	/* ids, aliases, provider names */
 #define CATALOG_TEXT_MAX	256	/* upstream_model, owned_by */
@@ -139,9 +139,9 @@ model_error(struct catalog_ctx *c, const struct model *m, const struct ynode *n,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (m != NULL && m->id != NULL)
-		return (yaml_error(n, c->err, c->errlen, "model %s: %s", m->id,
+		return (ytree_error(n, c->err, c->errlen, "model %s: %s", m->id,
 		    msg));
-	return (yaml_error(n, c->err, c->errlen, "%s", msg));
+	return (ytree_error(n, c->err, c->errlen, "%s", msg));
 }
 
 /* 1 if s is a model id, alias or provider name we accept. */
@@ -181,7 +181,7 @@ dup_into(struct catalog_ctx *c, char **dst, const char *s,
     const struct ynode *n)
 {
 	if ((*dst = strdup(s)) == NULL)
-		return (yaml_error(n, c->err, c->errlen, "out of memory"));
+		return (ytree_error(n, c->err, c->errlen, "out of memory"));
 	return (0);
 }
 
@@ -198,7 +198,7 @@ add_name(struct catalog_ctx *c, const char *name, size_t model, int alias,
 		cap = f->cap == 0 ? 64 : f->cap * 2;
 		names = realloc(f->names, cap * sizeof(*names));
 		if (names == NULL)
-			return (yaml_error(n, c->err, c->errlen, "out of memory"));
+			return (ytree_error(n, c->err, c->errlen, "out of memory"));
 		f->names = names;
 		f->cap = cap;
 	}
@@ -259,7 +259,7 @@ set_int64(struct catalog_ctx *c, struct model *m, const struct model_key *k,
 {
 	long	l;
 
-	if (yaml_long(v, (long)k->min, (long)k->max, &l, NULL, 0) == -1)
+	if (ytree_long(v, (long)k->min, (long)k->max, &l, NULL, 0) == -1)
 		return (model_error(c, m, v, "%s: expected an integer from %lld "
 		    "to %lld", k->name, k->min, k->max));
 	*(int64_t *)((char *)m + k->off) = l;
@@ -273,7 +273,7 @@ set_int(struct catalog_ctx *c, struct model *m, const struct model_key *k,
 {
 	long	l;
 
-	if (yaml_long(v, (long)k->min, (long)k->max, &l, NULL, 0) == -1)
+	if (ytree_long(v, (long)k->min, (long)k->max, &l, NULL, 0) == -1)
 		return (model_error(c, m, v, "%s: expected an integer from %lld "
 		    "to %lld", k->name, k->min, k->max));
 	*(int *)((char *)m + k->off) = (int)l;
@@ -337,7 +337,7 @@ set_aliases(struct catalog_ctx *c, struct model *m, const struct model_key *k,
 	size_t			 i;
 
 	if ((list = calloc(v->n + 1, sizeof(*list))) == NULL)
-		return (yaml_error(v, c->err, c->errlen, "out of memory"));
+		return (ytree_error(v, c->err, c->errlen, "out of memory"));
 	*(char ***)((char *)m + k->off) = list;
 	for (i = 0; i < v->n; i++) {
 		e = v->vals[i];
@@ -374,7 +374,7 @@ model_set(struct catalog_ctx *c, struct model *m, const struct model_key *k,
 	if (k->type == MK_LIST && v->type != YNODE_SEQ)
 		return (model_error(c, m, v, "%s: expected a list", k->name));
 	if (k->type == MK_SCALAR &&
-	    (v->type != YNODE_SCALAR || yaml_is_null(v)))
+	    (v->type != YNODE_SCALAR || ytree_is_null(v)))
 		return (model_error(c, m, v, "%s: expected a single value",
 		    k->name));
 	return (k->set(c, m, k, v));
@@ -406,15 +406,15 @@ model_load(struct catalog_ctx *c, struct model *m, const struct ynode *map)
 	unsigned char		 seen[NM_NELEM(model_keys)];
 
 	if (map->type != YNODE_MAP)
-		return (yaml_error(map, c->err, c->errlen,
+		return (ytree_error(map, c->err, c->errlen,
 		    "models: each entry must be a mapping"));
 	m->line = map->line;
 	m->latency_ms = CATALOG_LATENCY_DEF;
 	memset(seen, 0, sizeof(seen));
 
 	/* The id first, so every later message can name the model. */
-	if ((id = yaml_get(map, "id")) == NULL)
-		return (yaml_error(map, c->err, c->errlen,
+	if ((id = ytree_get(map, "id")) == NULL)
+		return (ytree_error(map, c->err, c->errlen,
 		    "model without an id"));
 	if (model_set(c, m, idkey, id) == -1)
 		return (-1);
@@ -441,9 +441,9 @@ model_load(struct catalog_ctx *c, struct model *m, const struct ynode *map)
 	if (m->owned_by == NULL &&
 	    dup_into(c, &m->owned_by, m->provider, map) == -1)
 		return (-1);
-	if (yaml_get(map, "cached_input_per_mtok") == NULL)
+	if (ytree_get(map, "cached_input_per_mtok") == NULL)
 		m->cached_input_per_mtok = m->input_per_mtok;
-	if ((v = yaml_get(map, "max_output")) == NULL)
+	if ((v = ytree_get(map, "max_output")) == NULL)
 		m->max_output = m->context_window;
 	else if (m->max_output > m->context_window)
 		return (model_error(c, m, v,
@@ -540,7 +540,7 @@ set_checked(struct catalog_ctx *c, const struct ynode *v)
 		goto bad;
 	return (dup_into(c, &c->cat->pub.checked, s, v));
 bad:
-	return (yaml_error(v, c->err, c->errlen,
+	return (ytree_error(v, c->err, c->errlen,
 	    "checked: expected a date YYYY-MM-DD"));
 }
 
@@ -552,11 +552,11 @@ set_models(struct catalog_ctx *c, const struct ynode *v)
 	size_t		 i;
 
 	if (v->type != YNODE_SEQ)
-		return (yaml_error(v, c->err, c->errlen,
+		return (ytree_error(v, c->err, c->errlen,
 		    "models: expected a list"));
 	if (v->n > 0 &&
 	    (cat->models = calloc(v->n, sizeof(*cat->models))) == NULL)
-		return (yaml_error(v, c->err, c->errlen, "out of memory"));
+		return (ytree_error(v, c->err, c->errlen, "out of memory"));
 	for (i = 0; i < v->n; i++) {
 		/* Count it first, so catalog_free() sees a half-read model. */
 		cat->n++;
@@ -588,7 +588,7 @@ catalog_load_tree(const struct ynode *root, char *err, size_t errlen)
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
 	    (f->pub.path = strdup(root->file)) == NULL) {
 		free(f);
-		yaml_error(root, err, errlen, "out of memory");
+		ytree_error(root, err, errlen, "out of memory");
 		return (NULL);
 	}
 	c.cat = f;
@@ -596,7 +596,7 @@ catalog_load_tree(const struct ynode *root, char *err, size_t errlen)
 	c.errlen = errlen;
 	memset(seen, 0, sizeof(seen));
 	if (root->type != YNODE_MAP) {
-		yaml_error(root, err, errlen, "top level must be a mapping");
+		ytree_error(root, err, errlen, "top level must be a mapping");
 		goto fail;
 	}
 	for (i = 0; i < root->n; i++) {
@@ -604,7 +604,7 @@ catalog_load_tree(const struct ynode *root, char *err, size_t errlen)
 			if (strcmp(root->keys[i]->str, catalog_keys[j].name) == 0)
 				break;
 		if (j == NM_NELEM(catalog_keys)) {
-			yaml_error(root->keys[i], err, errlen,
+			ytree_error(root->keys[i], err, errlen,
 			    "unknown key \"%.64s\"", root->keys[i]->str);
 			goto fail;
 		}
@@ -614,7 +614,7 @@ catalog_load_tree(const struct ynode *root, char *err, size_t errlen)
 	}
 	for (j = 0; j < NM_NELEM(catalog_keys); j++) {
 		if (catalog_keys[j].required && !seen[j]) {
-			yaml_error(root, err, errlen, "missing %s",
+			ytree_error(root, err, errlen, "missing %s",
 			    catalog_keys[j].name);
 			goto fail;
 		}
@@ -634,10 +634,10 @@ catalog_load(const char *path, char *err, size_t errlen)
 	struct catalog	*cat;
 	struct ynode	*root;
 
-	if ((root = yaml_load_file(path, err, errlen)) == NULL)
+	if ((root = ytree_load_file(path, err, errlen)) == NULL)
 		return (NULL);
 	cat = catalog_load_tree(root, err, errlen);
-	yaml_free(root);
+	ytree_free(root);
 	return (cat);
 }
 

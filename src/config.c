@@ -24,7 +24,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "crypto.h"
-#include "yaml.h"
+#include "ytree.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc"
@@ -233,7 +233,7 @@ key_error(struct cfgctx *c, const struct ckey *k, const struct ynode *n,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return (yaml_error(n, c->err, c->errlen, "%s%s%s: %s", c->label,
+	return (ytree_error(n, c->err, c->errlen, "%s%s%s: %s", c->label,
 	    c->path, k->name, msg));
 }
 
@@ -254,7 +254,7 @@ text_of(struct cfgctx *c, const struct ckey *k, const struct ynode *v,
 		*out = k->sdef;
 		return (0);
 	}
-	if (v->type != YNODE_SCALAR || yaml_is_null(v))
+	if (v->type != YNODE_SCALAR || ytree_is_null(v))
 		return (key_error(c, k, v, "expected a string"));
 	*out = v->str;
 	return (0);
@@ -264,7 +264,7 @@ text_of(struct cfgctx *c, const struct ckey *k, const struct ynode *v,
 static int
 is_unset(const struct ckey *k, const struct ynode *v)
 {
-	return (v != NULL && (k->flags & CF_NULLABLE) && yaml_is_null(v));
+	return (v != NULL && (k->flags & CF_NULLABLE) && ytree_is_null(v));
 }
 
 /* Store a copy of s (or NULL) in a char * field. */
@@ -295,7 +295,7 @@ set_number(struct cfgctx *c, const struct ckey *k, void *base,
 		l = NM_MAX(l, k->min);
 		l = NM_MIN(l, k->max);
 	} else if (v != NULL &&
-	    yaml_long(v, k->min, k->max, &l, NULL, 0) == -1)
+	    ytree_long(v, k->min, k->max, &l, NULL, 0) == -1)
 		return (key_error(c, k, v, "expected an integer from %ld to %ld",
 		    k->min, k->max));
 	if (k->type == CK_INT)
@@ -314,7 +314,7 @@ set_bool(struct cfgctx *c, const struct ckey *k, void *base,
 {
 	int	b = (int)k->def;
 
-	if (v != NULL && yaml_bool(v, &b, NULL, 0) == -1)
+	if (v != NULL && ytree_bool(v, &b, NULL, 0) == -1)
 		return (key_error(c, k, v, "expected true or false"));
 	*(int *)field(base, k) = b;
 	return (0);
@@ -588,7 +588,7 @@ apply_table(struct cfgctx *c, const struct ckey *tab, size_t n, void *base,
 			if (strcmp(map->keys[i]->str, tab[j].name) == 0)
 				break;
 		if (j == n)
-			return (yaml_error(map->keys[i], c->err, c->errlen,
+			return (ytree_error(map->keys[i], c->err, c->errlen,
 			    "%sunknown key \"%s%.64s\"", c->label, c->path,
 			    map->keys[i]->str));
 		seen[j] = 1;
@@ -599,7 +599,7 @@ apply_table(struct cfgctx *c, const struct ckey *tab, size_t n, void *base,
 		if (seen[j])
 			continue;
 		if (tab[j].flags & CF_REQUIRED)
-			return (yaml_error(map, c->err, c->errlen,
+			return (ytree_error(map, c->err, c->errlen,
 			    "%smissing %s%s", c->label, c->path, tab[j].name));
 		if (ckey_fns[tab[j].type](c, &tab[j], base, NULL) == -1)
 			return (-1);
@@ -616,7 +616,7 @@ set_section(struct cfgctx *c, const struct ckey *k, void *base,
 	char		 path[64];
 	int		 rc;
 
-	if (v != NULL && yaml_is_null(v))
+	if (v != NULL && ytree_is_null(v))
 		v = NULL;
 	if (v != NULL && v->type != YNODE_MAP)
 		return (key_error(c, k, v, "expected a mapping"));
@@ -650,7 +650,7 @@ set_providers(struct cfgctx *c, const struct ckey *k, void *base,
 	size_t			 i;
 	int			 rc;
 
-	if (v == NULL || yaml_is_null(v))
+	if (v == NULL || ytree_is_null(v))
 		return (0);
 	if (v->type != YNODE_MAP)
 		return (key_error(c, k, v, "expected a mapping of provider "
@@ -669,7 +669,7 @@ set_providers(struct cfgctx *c, const struct ckey *k, void *base,
 			return (key_error(c, k, v, "out of memory"));
 		p->line = v->keys[i]->line;
 		if (v->vals[i]->type != YNODE_MAP)
-			return (yaml_error(v->vals[i], c->err, c->errlen,
+			return (ytree_error(v->vals[i], c->err, c->errlen,
 			    "provider %s: expected a mapping", p->name));
 		snprintf(label, sizeof(label), "provider %s: ", p->name);
 		c->label = label;
@@ -718,7 +718,7 @@ load_secrets(struct cfgctx *c, const struct ynode *root)
 		cfg->providers[i].api_key =
 		    env_copy(cfg->providers[i].api_key_env, &oom);
 	if (oom)
-		return (yaml_error(root, c->err, c->errlen, "out of memory"));
+		return (ytree_error(root, c->err, c->errlen, "out of memory"));
 	return (0);
 }
 
@@ -759,7 +759,7 @@ static int
 check_policy_files(struct cfgctx *c, const struct ynode *root)
 {
 	const char	*dir = c->cfg->policies_dir;
-	const struct ynode *where = yaml_get(root, "policies");
+	const struct ynode *where = ytree_get(root, "policies");
 	struct dirent	**list = NULL;
 	struct ynode	*tree;
 	struct stat	 st;
@@ -769,30 +769,30 @@ check_policy_files(struct cfgctx *c, const struct ynode *root)
 	if (dir == NULL)
 		return (0);
 	if (stat(dir, &st) == -1)
-		return (yaml_error(where, c->err, c->errlen, "policies: %s: %s",
+		return (ytree_error(where, c->err, c->errlen, "policies: %s: %s",
 		    dir, strerror(errno)));
 	if (!S_ISDIR(st.st_mode))
-		return (yaml_error(where, c->err, c->errlen,
+		return (ytree_error(where, c->err, c->errlen,
 		    "policies: %s: not a directory", dir));
 	if ((n = scandir(dir, &list, policy_file_filter, alphasort)) == -1)
-		return (yaml_error(where, c->err, c->errlen, "policies: %s: %s",
+		return (ytree_error(where, c->err, c->errlen, "policies: %s: %s",
 		    dir, strerror(errno)));
 	for (i = 0; i < n; i++) {
 		if ((path = path_join(dir, list[i]->d_name)) == NULL) {
-			yaml_error(where, c->err, c->errlen, "out of memory");
+			ytree_error(where, c->err, c->errlen, "out of memory");
 			goto out;
 		}
-		tree = yaml_load_file(path, c->err, c->errlen);
+		tree = ytree_load_file(path, c->err, c->errlen);
 		free(path);
 		if (tree == NULL)
 			goto out;
 		if (tree->type != YNODE_MAP) {
-			yaml_error(tree, c->err, c->errlen,
+			ytree_error(tree, c->err, c->errlen,
 			    "top level must be a mapping");
-			yaml_free(tree);
+			ytree_free(tree);
 			goto out;
 		}
-		yaml_free(tree);
+		ytree_free(tree);
 	}
 	rc = 0;
 out:
@@ -836,11 +836,11 @@ config_load(const char *path, char *err, size_t errlen)
 		errlen = sizeof(dummy);
 	}
 	err[0] = '\0';
-	if ((root = yaml_load_file(path, err, errlen)) == NULL)
+	if ((root = ytree_load_file(path, err, errlen)) == NULL)
 		return (NULL);
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL ||
 	    (cfg->path = strdup(path)) == NULL) {
-		yaml_error(root, err, errlen, "out of memory");
+		ytree_error(root, err, errlen, "out of memory");
 		goto fail;
 	}
 	if ((cfg->dir = folder_of(path)) == NULL) {
@@ -853,7 +853,7 @@ config_load(const char *path, char *err, size_t errlen)
 	c.err = err;
 	c.errlen = errlen;
 	if (root->type != YNODE_MAP) {
-		yaml_error(root, err, errlen, "top level must be a mapping");
+		ytree_error(root, err, errlen, "top level must be a mapping");
 		goto fail;
 	}
 	if (apply_table(&c, config_keys, NM_NELEM(config_keys), cfg,
@@ -868,10 +868,10 @@ config_load(const char *path, char *err, size_t errlen)
 		goto fail;
 	if (check_policy_files(&c, root) == -1)
 		goto fail;
-	yaml_free(root);
+	ytree_free(root);
 	return (cfg);
 fail:
-	yaml_free(root);
+	ytree_free(root);
 	config_free(cfg);
 	return (NULL);
 }

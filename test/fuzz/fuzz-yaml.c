@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "catalog.h"
-#include "yaml.h"
+#include "ytree.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -52,17 +52,17 @@ check_scalar(const struct ynode *n)
 	FUZZ_CHECK(strlen(n->str) == n->len);
 	FUZZ_CHECK(n->len <= 64 * 1024);
 	FUZZ_CHECK(n->keys == NULL && n->vals == NULL && n->n == 0);
-	if (yaml_string(n, &s, err, sizeof(err)) == 0)
-		FUZZ_CHECK(s == n->str && !yaml_is_null(n));
+	if (ytree_string(n, &s, err, sizeof(err)) == 0)
+		FUZZ_CHECK(s == n->str && !ytree_is_null(n));
 	else
-		FUZZ_CHECK(yaml_is_null(n));
-	if (yaml_bool(n, &b, err, sizeof(err)) == 0)
+		FUZZ_CHECK(ytree_is_null(n));
+	if (ytree_bool(n, &b, err, sizeof(err)) == 0)
 		FUZZ_CHECK(b == 0 || b == 1);
 	else
 		FUZZ_CHECK(strstr(err, "expected true or false") != NULL);
-	if (yaml_long(n, -1000, 1000, &l, err, sizeof(err)) == 0)
+	if (ytree_long(n, -1000, 1000, &l, err, sizeof(err)) == 0)
 		FUZZ_CHECK(l >= -1000 && l <= 1000 && !n->quoted);
-	(void)yaml_long(n, LONG_MIN, LONG_MAX, &l, NULL, 0);
+	(void)ytree_long(n, LONG_MIN, LONG_MAX, &l, NULL, 0);
 }
 
 /* Walk the tree: shared file name, lines, shapes, lookups, depth. */
@@ -85,7 +85,7 @@ walk(const struct ynode *n, const char *file, int depth)
 			walk(n->keys[i], file, depth);
 			walk(n->vals[i], file, depth + 1);
 			/* Keys are unique, so a lookup finds this pair. */
-			FUZZ_CHECK(yaml_get(n, n->keys[i]->str) == n->vals[i]);
+			FUZZ_CHECK(ytree_get(n, n->keys[i]->str) == n->vals[i]);
 		}
 		return;
 	case YNODE_SEQ:
@@ -93,7 +93,7 @@ walk(const struct ynode *n, const char *file, int depth)
 		FUZZ_CHECK(n->keys == NULL);
 		for (i = 0; i < n->n; i++)
 			walk(n->vals[i], file, depth + 1);
-		FUZZ_CHECK(yaml_get(n, "") == NULL);
+		FUZZ_CHECK(ytree_get(n, "") == NULL);
 		return;
 	default:
 		FUZZ_CHECK(!"unknown node type");
@@ -132,7 +132,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char		 err[512];
 
 	err[0] = '\0';
-	root = yaml_load_string(FUZZ_NAME, (const char *)data, size, err,
+	root = ytree_load_string(FUZZ_NAME, (const char *)data, size, err,
 	    sizeof(err));
 	if (root == NULL) {
 		check_err(err);
@@ -147,6 +147,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		check_err(err);
 	catalog_free(cat);
-	yaml_free(root);
+	ytree_free(root);
 	return 0;
 }

@@ -14,7 +14,7 @@
 
 #include "catalog.h"
 #include "config.h"
-#include "yaml.h"
+#include "ytree.h"
 #include "unit.h"
 
 #ifndef SYSCONFDIR
@@ -274,7 +274,7 @@ test_bad_catalogs(void)
 	size_t		 i;
 
 	for (i = 0; i < NM_NELEM(bad_catalogs); i++) {
-		root = yaml_load_string("cat.yaml", bad_catalogs[i].doc,
+		root = ytree_load_string("cat.yaml", bad_catalogs[i].doc,
 		    strlen(bad_catalogs[i].doc), err, sizeof(err));
 		CHECK(root != NULL);
 		if (root == NULL) {
@@ -288,7 +288,7 @@ test_bad_catalogs(void)
 		    bad_catalogs[i].line, bad_catalogs[i].msg);
 		CHECK_STR(err, want);
 		catalog_free(cat);
-		yaml_free(root);
+		ytree_free(root);
 	}
 }
 

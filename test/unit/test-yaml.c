@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "nextmodel.h"
-#include "yaml.h"
+#include "ytree.h"
 #include "unit.h"
 
 #define MAX_DEPTH	64
@@ -61,7 +61,7 @@ static const struct {
 	{ "a: 1\nb: \xff\n", "t.yaml:2: invalid leading UTF-8 octet" },
 };
 
-/* Scalars and what yaml_is_null says. */
+/* Scalars and what ytree_is_null says. */
 static const struct {
 	const char	*doc;
 	int		 null;
@@ -71,7 +71,7 @@ static const struct {
 	{ "v: nul\n", 0 }, { "v: 0\n", 0 }, { "v: !!str null\n", 0 },
 };
 
-/* yaml_bool: -1 where it must refuse. */
+/* ytree_bool: -1 where it must refuse. */
 static const struct {
 	const char	*doc;
 	int		 want;
@@ -82,7 +82,7 @@ static const struct {
 	{ "v: maybe\n", -1 }, { "v:\n", -1 }, { "v: [true]\n", -1 },
 };
 
-/* yaml_long within [-100, 100]: the value, or the error. */
+/* ytree_long within [-100, 100]: the value, or the error. */
 static const struct {
 	const char	*doc;
 	long		 want;
@@ -125,7 +125,7 @@ format(char *out, size_t len, const char *fmt, ...)
 static struct ynode *
 load(const char *doc, char *err, size_t errlen)
 {
-	return (yaml_load_string("t.yaml", doc, strlen(doc), err, errlen));
+	return (ytree_load_string("t.yaml", doc, strlen(doc), err, errlen));
 }
 
 /* The refused documents give exactly their message. */
@@ -141,7 +141,7 @@ test_bad_docs(void)
 		root = load(bad_docs[i].doc, err, sizeof(err));
 		CHECK(root == NULL);
 		CHECK_STR(err, bad_docs[i].err);
-		yaml_free(root);
+		ytree_free(root);
 	}
 }
 
@@ -164,8 +164,8 @@ test_empty(void)
 		CHECK(root->type == YNODE_MAP);
 		CHECK(root->n == 0);
 		CHECK_STR(root->file, "t.yaml");
-		CHECK(yaml_get(root, "a") == NULL);
-		yaml_free(root);
+		CHECK(ytree_get(root, "a") == NULL);
+		ytree_free(root);
 	}
 }
 
@@ -203,7 +203,7 @@ test_tree(void)
 	CHECK(root->vals[0]->line == 2);
 	CHECK(root->vals[0]->file == root->file);
 
-	b = yaml_get(root, "b");
+	b = ytree_get(root, "b");
 	CHECK(b != NULL && b->type == YNODE_SEQ);
 	if (b != NULL && b->type == YNODE_SEQ) {
 		CHECK(b->n == 3);
@@ -216,36 +216,36 @@ test_tree(void)
 		CHECK(b->vals[1]->line == 5);
 		CHECK(b->vals[2]->type == YNODE_MAP);
 		CHECK(b->vals[2]->line == 6);
-		CHECK_STR(yaml_get(b->vals[2], "k")->str, "v");
+		CHECK_STR(ytree_get(b->vals[2], "k")->str, "v");
 	}
-	CHECK_STR(yaml_get(root, "c")->str, "text\n");
-	CHECK(yaml_get(root, "c")->quoted == 1);
-	CHECK_STR(yaml_get(root, "d")->str, "5");
-	CHECK(yaml_get(root, "d")->quoted == 1);
-	e = yaml_get(root, "e f");
+	CHECK_STR(ytree_get(root, "c")->str, "text\n");
+	CHECK(ytree_get(root, "c")->quoted == 1);
+	CHECK_STR(ytree_get(root, "d")->str, "5");
+	CHECK(ytree_get(root, "d")->quoted == 1);
+	e = ytree_get(root, "e f");
 	CHECK(e != NULL);
 	if (e != NULL) {
 		CHECK_STR(e->str, "\xc3\xa9");
 		CHECK(e->len == 2);
 		CHECK(e->line == 10);
 	}
-	CHECK(yaml_get(root, "z") == NULL);
-	CHECK(yaml_get(b, "x") == NULL);
-	CHECK(yaml_get(NULL, "a") == NULL);
+	CHECK(ytree_get(root, "z") == NULL);
+	CHECK(ytree_get(b, "x") == NULL);
+	CHECK(ytree_get(NULL, "a") == NULL);
 
-	CHECK(yaml_string(root->vals[0], &s, err, sizeof(err)) == 0);
+	CHECK(ytree_string(root->vals[0], &s, err, sizeof(err)) == 0);
 	CHECK_STR(s, "1");
-	CHECK(yaml_string(b, &s, err, sizeof(err)) == -1);
+	CHECK(ytree_string(b, &s, err, sizeof(err)) == -1);
 	CHECK_STR(err, "t.yaml:4: expected a string");
-	CHECK(yaml_error(e, err, sizeof(err), "boom %d", 7) == -1);
+	CHECK(ytree_error(e, err, sizeof(err), "boom %d", 7) == -1);
 	CHECK_STR(err, "t.yaml:10: boom 7");
-	CHECK(yaml_error(NULL, err, sizeof(err), "no place") == -1);
+	CHECK(ytree_error(NULL, err, sizeof(err), "no place") == -1);
 	CHECK_STR(err, "no place");
-	CHECK(yaml_error(e, NULL, 0, "nowhere") == -1);
-	yaml_free(root);
+	CHECK(ytree_error(e, NULL, 0, "nowhere") == -1);
+	ytree_free(root);
 }
 
-/* yaml_is_null, yaml_bool, yaml_long and yaml_string on scalars. */
+/* ytree_is_null, ytree_bool, ytree_long and ytree_string on scalars. */
 static void
 test_readers(void)
 {
@@ -259,10 +259,10 @@ test_readers(void)
 	for (i = 0; i < NM_NELEM(nulls); i++) {
 		root = load(nulls[i].doc, err, sizeof(err));
 		CHECK(root != NULL);
-		CHECK(yaml_is_null(yaml_get(root, "v")) == nulls[i].null);
-		yaml_free(root);
+		CHECK(ytree_is_null(ytree_get(root, "v")) == nulls[i].null);
+		ytree_free(root);
 	}
-	CHECK(yaml_is_null(NULL) == 0);
+	CHECK(ytree_is_null(NULL) == 0);
 
 	for (i = 0; i < NM_NELEM(bools); i++) {
 		root = load(bools[i].doc, err, sizeof(err));
@@ -270,15 +270,15 @@ test_readers(void)
 		b = -1;
 		err[0] = '\0';
 		if (bools[i].want == -1) {
-			CHECK(yaml_bool(yaml_get(root, "v"), &b, err,
+			CHECK(ytree_bool(ytree_get(root, "v"), &b, err,
 			    sizeof(err)) == -1);
 			CHECK(strstr(err, ": expected true or false") != NULL);
 		} else {
-			CHECK(yaml_bool(yaml_get(root, "v"), &b, err,
+			CHECK(ytree_bool(ytree_get(root, "v"), &b, err,
 			    sizeof(err)) == 0);
 			CHECK(b == bools[i].want);
 		}
-		yaml_free(root);
+		ytree_free(root);
 	}
 
 	for (i = 0; i < NM_NELEM(longs); i++) {
@@ -287,29 +287,29 @@ test_readers(void)
 		l = 12345;
 		err[0] = '\0';
 		if (longs[i].err == NULL) {
-			CHECK(yaml_long(yaml_get(root, "v"), -100, 100, &l, err,
+			CHECK(ytree_long(ytree_get(root, "v"), -100, 100, &l, err,
 			    sizeof(err)) == 0);
 			CHECK(l == longs[i].want);
 		} else {
-			CHECK(yaml_long(yaml_get(root, "v"), -100, 100, &l, err,
+			CHECK(ytree_long(ytree_get(root, "v"), -100, 100, &l, err,
 			    sizeof(err)) == -1);
 			CHECK_STR(err, longs[i].err);
 			CHECK(l == 12345);
 		}
-		yaml_free(root);
+		ytree_free(root);
 	}
 	root = load("v: 9223372036854775807\n", err, sizeof(err));
-	CHECK(yaml_long(yaml_get(root, "v"), LONG_MIN, LONG_MAX, &l, err,
+	CHECK(ytree_long(ytree_get(root, "v"), LONG_MIN, LONG_MAX, &l, err,
 	    sizeof(err)) == 0);
 	CHECK(l == LONG_MAX);
-	yaml_free(root);
+	ytree_free(root);
 
 	root = load("v: ~\nw: ''\n", err, sizeof(err));
-	CHECK(yaml_string(yaml_get(root, "v"), &s, err, sizeof(err)) == -1);
+	CHECK(ytree_string(ytree_get(root, "v"), &s, err, sizeof(err)) == -1);
 	CHECK_STR(err, "t.yaml:1: expected a string");
-	CHECK(yaml_string(yaml_get(root, "w"), &s, err, sizeof(err)) == 0);
+	CHECK(ytree_string(ytree_get(root, "w"), &s, err, sizeof(err)) == 0);
 	CHECK_STR(s, "");
-	yaml_free(root);
+	ytree_free(root);
 }
 
 /* Nesting, scalar and size limits, at and just past each. */
@@ -332,7 +332,7 @@ test_limits(void)
 	doc[2 * MAX_DEPTH] = '\0';
 	root = load(doc, err, sizeof(err));
 	CHECK(root != NULL && root->type == YNODE_SEQ);
-	yaml_free(root);
+	ytree_free(root);
 	for (i = 0; i < MAX_DEPTH + 1; i++)
 		doc[i] = '[';
 	for (i = 0; i < MAX_DEPTH + 1; i++)
@@ -352,8 +352,8 @@ test_limits(void)
 	memset(doc + 3, 'x', MAX_SCALAR);
 	doc[3 + MAX_SCALAR] = '\0';
 	root = load(doc, err, sizeof(err));
-	CHECK(root != NULL && yaml_get(root, "v")->len == MAX_SCALAR);
-	yaml_free(root);
+	CHECK(root != NULL && ytree_get(root, "v")->len == MAX_SCALAR);
+	ytree_free(root);
 	doc[3 + MAX_SCALAR] = 'x';
 	doc[4 + MAX_SCALAR] = '\0';
 	root = load(doc, err, sizeof(err));
@@ -367,17 +367,17 @@ test_limits(void)
 	if (doc == NULL)
 		return;
 	memset(doc, '#', MAX_FILE + 1);
-	root = yaml_load_string("big.yaml", doc, MAX_FILE + 1, err,
+	root = ytree_load_string("big.yaml", doc, MAX_FILE + 1, err,
 	    sizeof(err));
 	CHECK(root == NULL);
 	CHECK_STR(err, "big.yaml: larger than 4194304 bytes");
-	root = yaml_load_string("big.yaml", doc, MAX_FILE, err, sizeof(err));
+	root = ytree_load_string("big.yaml", doc, MAX_FILE, err, sizeof(err));
 	CHECK(root != NULL && root->type == YNODE_MAP && root->n == 0);
-	yaml_free(root);
+	ytree_free(root);
 	free(doc);
 }
 
-/* yaml_load_file on a file, a missing file and a folder. */
+/* ytree_load_file on a file, a missing file and a folder. */
 static void
 test_files(const char *datadir)
 {
@@ -385,27 +385,27 @@ test_files(const char *datadir)
 	char		 path[PATH_MAX], want[PATH_MAX + 64], err[PATH_MAX + 64];
 
 	format(path, sizeof(path), "%s/yaml/sample.yaml", datadir);
-	root = yaml_load_file(path, err, sizeof(err));
+	root = ytree_load_file(path, err, sizeof(err));
 	CHECK(root != NULL);
 	if (root != NULL) {
 		CHECK_STR(root->file, path);
-		CHECK_STR(yaml_get(root, "name")->str, "sample");
-		CHECK(yaml_get(root, "list")->n == 2);
-		v = yaml_get(yaml_get(yaml_get(root, "nested"), "deep"),
+		CHECK_STR(ytree_get(root, "name")->str, "sample");
+		CHECK(ytree_get(root, "list")->n == 2);
+		v = ytree_get(ytree_get(ytree_get(root, "nested"), "deep"),
 		    "value");
 		CHECK(v != NULL && v->line == 8);
 		CHECK_STR(v != NULL ? v->file : NULL, path);
 	}
-	yaml_free(root);
+	ytree_free(root);
 
 	format(path, sizeof(path), "%s/yaml/missing.yaml", datadir);
 	format(want, sizeof(want), "%s: No such file or directory", path);
-	CHECK(yaml_load_file(path, err, sizeof(err)) == NULL);
+	CHECK(ytree_load_file(path, err, sizeof(err)) == NULL);
 	CHECK_STR(err, want);
 
 	format(path, sizeof(path), "%s/yaml", datadir);
 	format(want, sizeof(want), "%s: not a regular file", path);
-	CHECK(yaml_load_file(path, err, sizeof(err)) == NULL);
+	CHECK(ytree_load_file(path, err, sizeof(err)) == NULL);
 	CHECK_STR(err, want);
 }
 
@@ -425,6 +425,6 @@ main(void)
 	test_readers();
 	test_limits();
 	test_files(datadir);
-	yaml_free(NULL);
+	ytree_free(NULL);
 	UNIT_DONE();
 }

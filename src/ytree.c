@@ -19,11 +19,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* libyaml first, through src/yaml.h (see the note there), then ours. */
-#define NM_YAML_LIBYAML
 #include <yaml.h>
 #include "nextmodel.h"
-#include "yaml.h"
+#include "ytree.h"
 
 #define YAML_MAX_DEPTH		64
 #define YAML_MAX_FILE		(4 * 1024 * 1024)
@@ -75,7 +73,7 @@ static const struct {
 
 /* Write "FILE:LINE: message" (or "FILE: message" when line is 0) into err. */
 static int NM_PRINTF(5, 0)
-yaml_verror(const char *file, unsigned line, char *err, size_t errlen,
+ytree_verror(const char *file, unsigned line, char *err, size_t errlen,
     const char *fmt, va_list ap)
 {
 	int	n;
@@ -101,25 +99,25 @@ yaml_verror(const char *file, unsigned line, char *err, size_t errlen,
 
 /* printf-style error at a file and line, for this file's own use. */
 static int NM_PRINTF(5, 6)
-yaml_ferror(const char *file, unsigned line, char *err, size_t errlen,
+ytree_ferror(const char *file, unsigned line, char *err, size_t errlen,
     const char *fmt, ...)
 {
 	va_list	ap;
 
 	va_start(ap, fmt);
-	yaml_verror(file, line, err, errlen, fmt, ap);
+	ytree_verror(file, line, err, errlen, fmt, ap);
 	va_end(ap);
 	return (-1);
 }
 
 /* "FILE:LINE: " and the message into err; always -1. */
 int
-yaml_error(const struct ynode *n, char *err, size_t errlen, const char *fmt, ...)
+ytree_error(const struct ynode *n, char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list	ap;
 
 	va_start(ap, fmt);
-	yaml_verror(n != NULL ? n->file : NULL, n != NULL ? n->line : 0, err,
+	ytree_verror(n != NULL ? n->file : NULL, n != NULL ? n->line : 0, err,
 	    errlen, fmt, ap);
 	va_end(ap);
 	return (-1);
@@ -141,14 +139,14 @@ build_error(struct builder *b, const yaml_mark_t *m, const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	yaml_verror(b->name, mark_line(m), b->err, b->errlen, fmt, ap);
+	ytree_verror(b->name, mark_line(m), b->err, b->errlen, fmt, ap);
 	va_end(ap);
 	return (-1);
 }
 
 /* Free a node and everything below it. */
 void
-yaml_free(struct ynode *n)
+ytree_free(struct ynode *n)
 {
 	size_t	i;
 
@@ -156,9 +154,9 @@ yaml_free(struct ynode *n)
 		return;
 	for (i = 0; i < n->n; i++) {
 		if (n->keys != NULL)
-			yaml_free(n->keys[i]);
+			ytree_free(n->keys[i]);
 		if (n->vals != NULL)
-			yaml_free(n->vals[i]);
+			ytree_free(n->vals[i]);
 	}
 	free(n->keys);
 	free(n->vals);
@@ -232,11 +230,11 @@ node_attach(struct builder *b, struct ynode *n, const yaml_mark_t *m)
 	f = &b->stack[b->depth - 1];
 	if (f->node->type == YNODE_MAP && !f->want_value &&
 	    n->type != YNODE_SCALAR) {
-		yaml_free(n);
+		ytree_free(n);
 		return (build_error(b, m, "mapping keys must be scalars"));
 	}
 	if (frame_grow(f) == -1) {
-		yaml_free(n);
+		ytree_free(n);
 		return (build_error(b, m, "out of memory"));
 	}
 	if (f->node->type == YNODE_SEQ)
@@ -305,7 +303,7 @@ on_scalar(struct builder *b, const yaml_event_t *ev)
 		return (build_error(b, m, "out of memory"));
 	if ((n->str = malloc(len + 1)) == NULL) {
 		if (n != b->root)
-			yaml_free(n);
+			ytree_free(n);
 		return (build_error(b, m, "out of memory"));
 	}
 	memcpy(n->str, ev->data.scalar.value, len);
@@ -384,7 +382,7 @@ check_duplicates(struct builder *b, const struct ynode *map)
 	if (map->n < 2)
 		return (0);
 	if ((refs = calloc(map->n, sizeof(*refs))) == NULL)
-		return (yaml_error(map, b->err, b->errlen, "out of memory"));
+		return (ytree_error(map, b->err, b->errlen, "out of memory"));
 	for (i = 0; i < map->n; i++) {
 		refs[i].key = map->keys[i];
 		refs[i].pos = i;
@@ -402,7 +400,7 @@ check_duplicates(struct builder *b, const struct ynode *map)
 	}
 	free(refs);
 	if (dup != NULL)
-		return (yaml_error(dup, b->err, b->errlen,
+		return (ytree_error(dup, b->err, b->errlen,
 		    "duplicated key \"%.64s\"", dup->str));
 	return (0);
 }
@@ -442,17 +440,17 @@ parser_error(struct builder *b, const yaml_parser_t *p)
 	unsigned	 line;
 
 	if (p->error == YAML_MEMORY_ERROR)
-		return (yaml_ferror(b->name, 0, b->err, b->errlen,
+		return (ytree_ferror(b->name, 0, b->err, b->errlen,
 		    "out of memory"));
 	if (p->error == YAML_READER_ERROR)
 		line = offset_line(b->input, b->inlen, p->problem_offset);
 	else
 		line = mark_line(&p->problem_mark);
 	if (p->context != NULL)
-		return (yaml_ferror(b->name, line, b->err, b->errlen,
+		return (ytree_ferror(b->name, line, b->err, b->errlen,
 		    "%s (%s at line %u)", problem, p->context,
 		    mark_line(&p->context_mark)));
-	return (yaml_ferror(b->name, line, b->err, b->errlen, "%s", problem));
+	return (ytree_ferror(b->name, line, b->err, b->errlen, "%s", problem));
 }
 
 /* Act on one event: 1 at the end of the stream, 0 to go on, -1 on error. */
@@ -484,9 +482,9 @@ on_event(struct builder *b, const yaml_event_t *ev)
 	}
 }
 
-/* Parse from memory.  Caller frees with yaml_free(). */
+/* Parse from memory.  Caller frees with ytree_free(). */
 struct ynode *
-yaml_load_string(const char *name, const char *s, size_t len, char *err,
+ytree_load_string(const char *name, const char *s, size_t len, char *err,
     size_t errlen)
 {
 	struct builder	 b;
@@ -504,7 +502,7 @@ yaml_load_string(const char *name, const char *s, size_t len, char *err,
 		len = 0;
 	}
 	if (len > YAML_MAX_FILE) {
-		yaml_ferror(name, 0, err, errlen, "larger than %d bytes",
+		ytree_ferror(name, 0, err, errlen, "larger than %d bytes",
 		    YAML_MAX_FILE);
 		return (NULL);
 	}
@@ -516,7 +514,7 @@ yaml_load_string(const char *name, const char *s, size_t len, char *err,
 	b.errlen = errlen;
 
 	if (!yaml_parser_initialize(&parser)) {
-		yaml_ferror(name, 0, err, errlen, "out of memory");
+		ytree_ferror(name, 0, err, errlen, "out of memory");
 		return (NULL);
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)s, len);
@@ -533,20 +531,20 @@ yaml_load_string(const char *name, const char *s, size_t len, char *err,
 	}
 	yaml_parser_delete(&parser);
 	if (rc == -1) {
-		yaml_free(b.root);
+		ytree_free(b.root);
 		return (NULL);
 	}
 	/* No document at all (empty or comments only): an empty mapping. */
 	if (b.root == NULL && node_new(&b, YNODE_MAP, &start) == NULL) {
-		yaml_ferror(name, 0, err, errlen, "out of memory");
+		ytree_ferror(name, 0, err, errlen, "out of memory");
 		return (NULL);
 	}
 	return (b.root);
 }
 
-/* Read and parse a file.  Caller frees with yaml_free(). */
+/* Read and parse a file.  Caller frees with ytree_free(). */
 struct ynode *
-yaml_load_file(const char *path, char *err, size_t errlen)
+ytree_load_file(const char *path, char *err, size_t errlen)
 {
 	struct ynode	*root = NULL;
 	struct stat	 st;
@@ -556,20 +554,20 @@ yaml_load_file(const char *path, char *err, size_t errlen)
 	int		 fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		yaml_ferror(path, 0, err, errlen, "%s", strerror(errno));
+		ytree_ferror(path, 0, err, errlen, "%s", strerror(errno));
 		return (NULL);
 	}
 	if (fstat(fd, &st) == -1) {
-		yaml_ferror(path, 0, err, errlen, "%s", strerror(errno));
+		ytree_ferror(path, 0, err, errlen, "%s", strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		yaml_ferror(path, 0, err, errlen, "not a regular file");
+		ytree_ferror(path, 0, err, errlen, "not a regular file");
 		goto out;
 	}
 	/* One byte more than the limit, to notice a file that grew. */
 	if ((data = malloc(YAML_MAX_FILE + 1)) == NULL) {
-		yaml_ferror(path, 0, err, errlen, "out of memory");
+		ytree_ferror(path, 0, err, errlen, "out of memory");
 		goto out;
 	}
 	while (len < YAML_MAX_FILE + 1) {
@@ -577,14 +575,14 @@ yaml_load_file(const char *path, char *err, size_t errlen)
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {
-			yaml_ferror(path, 0, err, errlen, "%s", strerror(errno));
+			ytree_ferror(path, 0, err, errlen, "%s", strerror(errno));
 			goto out;
 		}
 		if (r == 0)
 			break;
 		len += (size_t)r;
 	}
-	root = yaml_load_string(path, data, len, err, errlen);
+	root = ytree_load_string(path, data, len, err, errlen);
 out:
 	free(data);
 	close(fd);
@@ -593,7 +591,7 @@ out:
 
 /* The value of key in a mapping, or NULL.  Owned by the tree. */
 struct ynode *
-yaml_get(const struct ynode *map, const char *key)
+ytree_get(const struct ynode *map, const char *key)
 {
 	size_t	i;
 
@@ -607,7 +605,7 @@ yaml_get(const struct ynode *map, const char *key)
 
 /* 1 if n is a plain scalar that YAML reads as null. */
 int
-yaml_is_null(const struct ynode *n)
+ytree_is_null(const struct ynode *n)
 {
 	if (n == NULL || n->type != YNODE_SCALAR || n->quoted)
 		return (0);
@@ -618,7 +616,7 @@ yaml_is_null(const struct ynode *n)
 
 /* A boolean scalar: true/false, yes/no, on/off, in any case. */
 int
-yaml_bool(const struct ynode *n, int *out, char *err, size_t errlen)
+ytree_bool(const struct ynode *n, int *out, char *err, size_t errlen)
 {
 	size_t	i;
 
@@ -630,12 +628,12 @@ yaml_bool(const struct ynode *n, int *out, char *err, size_t errlen)
 			}
 		}
 	}
-	return (yaml_error(n, err, errlen, "expected true or false"));
+	return (ytree_error(n, err, errlen, "expected true or false"));
 }
 
 /* A decimal integer scalar within [min, max]. */
 int
-yaml_long(const struct ynode *n, long min, long max, long *out, char *err,
+ytree_long(const struct ynode *n, long min, long max, long *out, char *err,
     size_t errlen)
 {
 	char	*end;
@@ -644,13 +642,13 @@ yaml_long(const struct ynode *n, long min, long max, long *out, char *err,
 	if (n == NULL || n->type != YNODE_SCALAR || n->quoted || n->len == 0 ||
 	    !(n->str[0] == '-' || n->str[0] == '+' ||
 	    (n->str[0] >= '0' && n->str[0] <= '9')))
-		return (yaml_error(n, err, errlen, "expected an integer"));
+		return (ytree_error(n, err, errlen, "expected an integer"));
 	errno = 0;
 	v = strtol(n->str, &end, 10);
 	if (end == n->str || *end != '\0')
-		return (yaml_error(n, err, errlen, "expected an integer"));
+		return (ytree_error(n, err, errlen, "expected an integer"));
 	if (errno == ERANGE || v < min || v > max)
-		return (yaml_error(n, err, errlen,
+		return (ytree_error(n, err, errlen,
 		    "integer out of range [%ld, %ld]", min, max));
 	*out = v;
 	return (0);
@@ -658,10 +656,10 @@ yaml_long(const struct ynode *n, long min, long max, long *out, char *err,
 
 /* A scalar's text (any scalar but a plain null).  Owned by the tree. */
 int
-yaml_string(const struct ynode *n, const char **out, char *err, size_t errlen)
+ytree_string(const struct ynode *n, const char **out, char *err, size_t errlen)
 {
-	if (n == NULL || n->type != YNODE_SCALAR || yaml_is_null(n))
-		return (yaml_error(n, err, errlen, "expected a string"));
+	if (n == NULL || n->type != YNODE_SCALAR || ytree_is_null(n))
+		return (ytree_error(n, err, errlen, "expected a string"));
 	*out = n->str;
 	return (0);
 }
