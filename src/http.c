@@ -228,6 +228,56 @@ request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
 	return req;
 }
 
+/*
+ * Per connection: whether it has yet to start a request.  A drain waits
+ * for such connections too, or a client that connected just before the
+ * worker stopped accepting would see its connection closed unanswered.
+ */
+struct conn_state {
+	int	fresh;
+};
+
+/* Count open connections for /metrics and track fresh ones for draining. */
+static void
+connection_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct worker *w = cls;
+	struct conn_state *cs;
+
+	(void)conn;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		metrics_connections(w->metrics, 1);
+		if ((cs = calloc(1, sizeof(*cs))) != NULL) {
+			cs->fresh = 1;
+			atomic_fetch_add(&w->fresh_conns, 1);
+		}
+		*socket_ctx = cs;
+		return;
+	}
+	metrics_connections(w->metrics, -1);
+	if ((cs = *socket_ctx) != NULL) {
+		if (cs->fresh)
+			atomic_fetch_sub(&w->fresh_conns, 1);
+		free(cs);
+		*socket_ctx = NULL;
+	}
+}
+
+/* The connection starts its first request: it no longer holds up a drain. */
+static void
+connection_used(struct worker *w, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct conn_state *cs;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci != NULL && (cs = ci->socket_context) != NULL && cs->fresh) {
+		cs->fresh = 0;
+		atomic_fetch_sub(&w->fresh_conns, 1);
+	}
+}
+
 static enum MHD_Result
 access_handler(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -239,6 +289,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 
 	(void)version;
 	if (req == NULL) {
+		connection_used(w, conn);
 		if ((req = request_begin(w, conn, url, method)) == NULL)
 			return MHD_NO;
 		*con_cls = req;
@@ -294,19 +345,6 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	*con_cls = NULL;
 	request_complete(req, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
-}
-
-/* Count open connections for /metrics. */
-static void
-connection_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
-    enum MHD_ConnectionNotificationCode toe)
-{
-	struct worker *w = cls;
-
-	(void)conn;
-	(void)socket_ctx;
-	metrics_connections(w->metrics, toe == MHD_CONNECTION_NOTIFY_STARTED ?
-	    1 : -1);
 }
 
 /* libmicrohttpd's own messages. */

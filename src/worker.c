@@ -145,8 +145,11 @@ drain(struct worker *w)
 
 	atomic_store(&w->draining, 1);
 	http_quiesce(w);
-	while ((n = atomic_load(&w->nrequests)) > 0 && mono_ms() < deadline)
-		sleep_ms(50);
+	/* A pool thread may be inside accept() right now: let it finish. */
+	sleep_ms(100);
+	while (((n = atomic_load(&w->nrequests)) > 0 ||
+	    atomic_load(&w->fresh_conns) > 0) && mono_ms() < deadline)
+		sleep_ms(20);
 	if (n > 0) {
 		log_warnx("drain deadline passed with %d requests in flight; "
 		    "ending them", n);

@@ -29,6 +29,7 @@ struct worker {
 	void			*httpd;		/* http.c's */
 	atomic_int		 draining;
 	atomic_int		 nrequests;	/* live requests */
+	atomic_int		 fresh_conns;	/* connections yet to send a request */
 	pthread_mutex_t		 reqs_mu;
 	struct request		*reqs;		/* live requests (for forced shutdown) */
 };

@@ -1,0 +1,738 @@
+#!/usr/bin/env node
+/*
+ * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
+ *
+ * A mock model source for the integration tests: one node:http server that
+ * speaks provider wire formats (OpenAI Chat Completions today; Anthropic and
+ * Gemini are meant to join as their own route handlers).  Its behaviour is
+ * steered by "[[mock:...]]" switches in the last user message, and it keeps
+ * a log of what it received for the tests to inspect through /_mock/*.
+ *
+ * Usage: node test/mock-source.js --port N [--host 127.0.0.1]
+ * Prints "listening <port>" on stdout once it accepts connections.
+ */
+'use strict';
+
+const http = require('node:http');
+
+const MAX_BODY = 64 * 1024 * 1024;
+const MAX_LOG = 20000;
+
+/* ------------------------------------------------------------------ *
+ * Shared state and helpers (every wire format uses these)
+ * ------------------------------------------------------------------ */
+
+const state = {
+	log: [],		/* received requests, oldest first */
+	seq: 0,			/* request counter, also used for ids */
+	requests_total: 0,
+	open_connections: 0,
+	max_open_connections: 0,
+	active_streams: 0,
+	max_active_streams: 0,
+	streams_completed: 0,
+	hanging: 0,
+	by_status: {},
+};
+
+/* Resolve after ms milliseconds. */
+function sleep(ms) {
+	return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/* True once the client went away or the answer was finished. */
+function gone(res) {
+	return res.destroyed || res.writableEnded || res.socket === null ||
+	    (res.socket && res.socket.destroyed);
+}
+
+/* Write text, resolving when it was handed to the socket (or the socket died). */
+function write(res, text) {
+	return new Promise((resolve) => {
+		if (gone(res)) {
+			resolve(false);
+			return;
+		}
+		res.write(text, () => resolve(true));
+	});
+}
+
+/*
+ * Parse "[[mock:name=value]]" switches out of text.  Returns {opts, text}
+ * where text has the switches removed and is trimmed.
+ */
+function parseSwitches(text) {
+	const opts = {};
+	const re = /\[\[mock:([a-z_]+)(?:=([^\]]*))?\]\]/g;
+	let m;
+	while ((m = re.exec(text)) !== null)
+		opts[m[1]] = m[2] === undefined ? true : m[2];
+	const clean = text.replace(re, ' ').replace(/\s+/g, ' ').trim();
+	return { opts, text: clean };
+}
+
+/* An integer switch value, or def when absent or malformed. */
+function intSwitch(opts, name, def) {
+	if (opts[name] === undefined || opts[name] === true)
+		return def;
+	const n = Number.parseInt(opts[name], 10);
+	return Number.isFinite(n) && n >= 0 ? n : def;
+}
+
+/* Deterministic token count: whitespace-separated words. */
+function countTokens(text) {
+	if (typeof text !== 'string')
+		return 0;
+	return text.split(/\s+/).filter((w) => w.length > 0).length;
+}
+
+/* Split s into n pieces of near-equal length (n >= 1, s.length >= n). */
+function splitEven(s, n) {
+	const out = [];
+	const size = Math.floor(s.length / n);
+	let rest = s.length % n;
+	let pos = 0;
+	for (let i = 0; i < n; i++) {
+		const len = size + (rest > 0 ? 1 : 0);
+		if (rest > 0)
+			rest--;
+		out.push(s.slice(pos, pos + len));
+		pos += len;
+	}
+	return out;
+}
+
+/* Mask a key the way OpenAI does in its 401 message: "sk-ab****wxyz". */
+function maskKey(key) {
+	if (key.length <= 9)
+		return '****';
+	return key.slice(0, 5) + '****' + key.slice(-4);
+}
+
+/* Send a complete JSON answer. */
+function sendJson(res, status, obj, headers) {
+	const body = JSON.stringify(obj);
+	res.writeHead(status, Object.assign({
+		'content-type': 'application/json',
+		'content-length': Buffer.byteLength(body),
+	}, headers || {}));
+	res.end(body);
+}
+
+/* Remember a request for GET /_mock/requests. */
+function logRequest(req, raw, body) {
+	const headers = Object.assign({}, req.headers);
+	delete headers.authorization;
+	const entry = {
+		seq: ++state.seq,
+		time: Date.now(),
+		method: req.method,
+		path: req.url,
+		headers,
+		body,
+		raw,
+	};
+	state.log.push(entry);
+	if (state.log.length > MAX_LOG)
+		state.log.splice(0, state.log.length - MAX_LOG);
+	return entry;
+}
+
+/* Read the whole request body as a Buffer; null when over MAX_BODY. */
+function readBody(req) {
+	return new Promise((resolve, reject) => {
+		const parts = [];
+		let size = 0;
+		let over = false;
+		req.on('data', (d) => {
+			size += d.length;
+			if (size > MAX_BODY)
+				over = true;
+			else
+				parts.push(d);
+		});
+		req.on('end', () => resolve(over ? null : Buffer.concat(parts)));
+		req.on('error', reject);
+	});
+}
+
+/* ------------------------------------------------------------------ *
+ * OpenAI wire format (wire-formats.md sections 1, 2 and 7)
+ * ------------------------------------------------------------------ */
+
+const OPENAI_MODELS = ['mock-gpt-upstream', 'mock-gpt-mini', 'mock-embed'];
+
+/* An OpenAI error body. */
+function openaiError(message, type, param, code) {
+	return { error: { message, type, param: param === undefined ? null : param,
+	    code: code === undefined ? null : code } };
+}
+
+/* The text of one message content (string or array of parts). */
+function openaiContentText(content) {
+	if (typeof content === 'string')
+		return content;
+	if (Array.isArray(content))
+		return content.filter((p) => p && p.type === 'text' &&
+		    typeof p.text === 'string').map((p) => p.text).join(' ');
+	return '';
+}
+
+/* The text of the last user message, '' when none. */
+function openaiLastUserText(body) {
+	const msgs = Array.isArray(body.messages) ? body.messages : [];
+	for (let i = msgs.length - 1; i >= 0; i--) {
+		if (msgs[i] && msgs[i].role === 'user')
+			return openaiContentText(msgs[i].content);
+	}
+	return '';
+}
+
+/* Prompt tokens: the words of every message. */
+function openaiPromptTokens(body) {
+	const msgs = Array.isArray(body.messages) ? body.messages : [];
+	let n = 0;
+	for (const m of msgs)
+		n += countTokens(openaiContentText(m && m.content));
+	return n;
+}
+
+/* A sample value for a JSON Schema (used for tool arguments and json_schema). */
+function sampleFromSchema(schema, depth) {
+	const t = schema && schema.type;
+	if (depth > 4)
+		return null;
+	if (t === 'string')
+		return Array.isArray(schema.enum) && schema.enum.length ? schema.enum[0] : 'mock';
+	if (t === 'integer' || t === 'number')
+		return 42;
+	if (t === 'boolean')
+		return true;
+	if (t === 'array')
+		return [sampleFromSchema(schema.items || { type: 'string' }, depth + 1)];
+	if (t === 'object' || (schema && schema.properties)) {
+		const o = {};
+		for (const [k, v] of Object.entries(schema.properties || {}))
+			o[k] = sampleFromSchema(v, depth + 1);
+		return o;
+	}
+	return null;
+}
+
+/* The arguments (JSON text) of the mock tool call for a function tool. */
+function openaiToolArguments(fn, text) {
+	const params = fn && fn.parameters;
+	if (params && params.properties && Object.keys(params.properties).length > 0)
+		return JSON.stringify(sampleFromSchema(params, 0));
+	return JSON.stringify({ input: text });
+}
+
+/*
+ * Decide the answer for a chat request: {kind: 'text', content} or
+ * {kind: 'tool', call: {id, name, arguments}}.  Deterministic.
+ */
+function openaiAnswer(body, sw) {
+	const tools = Array.isArray(body.tools) ? body.tools : [];
+	if (sw.opts.tool && tools.length > 0) {
+		const fn = tools[0].function || {};
+		return { kind: 'tool', call: { id: 'call_mock' + String(state.seq),
+		    name: fn.name || 'tool', arguments: openaiToolArguments(fn, sw.text) } };
+	}
+	const echo = 'Echo: ' + sw.text;
+	const rf = body.response_format;
+	if (rf && rf.type === 'json_object')
+		return { kind: 'text', content: JSON.stringify({ answer: echo }) };
+	if (rf && rf.type === 'json_schema') {
+		const schema = rf.json_schema && rf.json_schema.schema;
+		let obj = schema ? sampleFromSchema(schema, 0) : null;
+		if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+			obj = { answer: echo };
+		return { kind: 'text', content: JSON.stringify(obj) };
+	}
+	return { kind: 'text', content: echo };
+}
+
+/* The usage object for an answer. */
+function openaiUsage(body, answer) {
+	const prompt = openaiPromptTokens(body);
+	const completion = answer.kind === 'tool' ?
+	    countTokens(answer.call.arguments.replace(/[{}":,]/g, ' ')) + 1 :
+	    countTokens(answer.content);
+	return {
+		prompt_tokens: prompt,
+		completion_tokens: completion,
+		total_tokens: prompt + completion,
+		prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+		completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0,
+		    accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+	};
+}
+
+/* Answer a switch-requested error status.  Returns true when it did. */
+function openaiStatusError(res, status, key) {
+	const table = {
+		400: ['mock-source: invalid parameter \'temperature\' (status 400 requested)',
+		    'invalid_request_error', 'temperature', 'invalid_value'],
+		401: ['Incorrect API key provided: ' + maskKey(key) +
+		    '. You can find your API key at https://platform.openai.com/account/api-keys.',
+		    'invalid_request_error', null, 'invalid_api_key'],
+		403: ['mock-source: forbidden', 'invalid_request_error', null, null],
+		404: ['The model does not exist or you do not have access to it.',
+		    'invalid_request_error', null, 'model_not_found'],
+		429: ['Rate limit reached for mock-gpt-upstream. Please try again in 1s.',
+		    'requests', null, 'rate_limit_exceeded'],
+		500: ['The server had an error while processing your request.',
+		    'server_error', null, null],
+		503: ['The engine is currently overloaded, please try again later.',
+		    'server_error', null, null],
+	};
+	const e = table[status] || ['mock-source: status ' + status + ' requested',
+	    status >= 500 ? 'server_error' : 'invalid_request_error', null, null];
+	const headers = { 'x-request-id': 'req_mock' + String(state.seq) };
+	if (status === 429) {
+		headers['retry-after'] = '1';
+		headers['x-ratelimit-remaining-requests'] = '0';
+		headers['x-ratelimit-reset-requests'] = '1s';
+	}
+	sendJson(res, status, openaiError(e[0], e[1], e[2], e[3]), headers);
+}
+
+/* A chunk object with the fields every chunk of one stream repeats. */
+function openaiChunk(ctx, choices, usage) {
+	const c = { id: ctx.id, object: 'chat.completion.chunk', created: ctx.created,
+	    model: ctx.model, choices };
+	if (ctx.includeUsage)
+		c.usage = usage === undefined ? null : usage;
+	return c;
+}
+
+/* Write one SSE event (or comment), honouring the split switch. */
+async function sseSend(res, ctx, text) {
+	if (!ctx.split)
+		return write(res, text);
+	/* Several tiny writes: inside "data:", inside the JSON, between the newlines. */
+	const cuts = [2, 7, Math.floor(text.length / 2), text.length - 1];
+	let pos = 0;
+	for (const cut of cuts) {
+		if (cut <= pos || cut >= text.length)
+			continue;
+		if (!(await write(res, text.slice(pos, cut))))
+			return false;
+		pos = cut;
+		await sleep(3);
+	}
+	return write(res, text.slice(pos));
+}
+
+/* Stream an answer as OpenAI chat.completion.chunk events (section 2.5). */
+async function openaiStream(req, res, body, sw, answer) {
+	const sopt = body.stream_options;
+	const ctx = {
+		id: 'chatcmpl-mock' + String(state.seq),
+		created: Math.floor(Date.now() / 1000),
+		model: typeof body.model === 'string' ? body.model : 'mock',
+		includeUsage: !!(sopt && sopt.include_usage === true),
+		split: !!sw.opts.split,
+	};
+	const nchoices = Number.isInteger(body.n) && body.n > 1 && body.n <= 8 ? body.n : 1;
+	const chunkDelay = intSwitch(sw.opts, 'chunk_delay', 0);
+	const nchunks = Math.max(1, intSwitch(sw.opts, 'chunks', 4));
+	const hangAfter = intSwitch(sw.opts, 'hang_after', -1);
+	const breakAfter = intSwitch(sw.opts, 'break_after', -1);
+	const events = [];
+	const choiceIdx = [...Array(nchoices).keys()];
+
+	if (answer.kind === 'tool') {
+		const call = answer.call;
+		const args = call.arguments;
+		for (const i of choiceIdx) {
+			events.push(openaiChunk(ctx, [{ index: i, delta: { role: 'assistant',
+			    content: null, tool_calls: [{ index: 0, id: call.id, type: 'function',
+			    function: { name: call.name, arguments: '' } }] }, logprobs: null,
+			    finish_reason: null }]));
+		}
+		for (const piece of splitEven(args, Math.min(nchunks, args.length))) {
+			for (const i of choiceIdx) {
+				events.push(openaiChunk(ctx, [{ index: i, delta: { tool_calls: [{
+				    index: 0, function: { arguments: piece } }] }, logprobs: null,
+				    finish_reason: null }]));
+			}
+		}
+	} else {
+		const text = answer.content;
+		for (const i of choiceIdx) {
+			events.push(openaiChunk(ctx, [{ index: i, delta: { role: 'assistant',
+			    content: '', refusal: null }, logprobs: null, finish_reason: null }]));
+		}
+		/* Never more pieces than characters: the text stays what a non-stream answer says. */
+		for (const piece of splitEven(text, Math.max(1, Math.min(nchunks, text.length)))) {
+			for (const i of choiceIdx) {
+				events.push(openaiChunk(ctx, [{ index: i, delta: { content: piece },
+				    logprobs: null, finish_reason: null }]));
+			}
+		}
+	}
+	for (const i of choiceIdx) {
+		events.push(openaiChunk(ctx, [{ index: i, delta: {}, logprobs: null,
+		    finish_reason: answer.kind === 'tool' ? 'tool_calls' : 'stop' }]));
+	}
+	if (ctx.includeUsage)
+		events.push(openaiChunk(ctx, [], openaiUsage(body, answer)));
+
+	res.writeHead(200, {
+		'content-type': 'text/event-stream; charset=utf-8',
+		'cache-control': 'no-cache',
+		'x-request-id': 'req_mock' + String(state.seq),
+		'openai-processing-ms': '1',
+	});
+	if (res.socket)
+		res.socket.setNoDelay(true);
+	res.flushHeaders();
+
+	state.active_streams++;
+	if (state.active_streams > state.max_active_streams)
+		state.max_active_streams = state.active_streams;
+	let counted = true;
+	const uncount = () => {
+		if (counted) {
+			counted = false;
+			state.active_streams--;
+		}
+	};
+	res.on('close', uncount);
+
+	let sent = 0;
+	for (const ev of events) {
+		if (sent > 0 && chunkDelay > 0)
+			await sleep(chunkDelay);
+		if (gone(res))
+			return;
+		if (sent === hangAfter) {
+			state.hanging++;
+			return;			/* stall forever: no more bytes, no end */
+		}
+		if (sent === breakAfter) {
+			res.socket.destroy();
+			return;
+		}
+		if (sw.opts.keepalive && !(await sseSend(res, ctx, ': keep-alive\n\n')))
+			return;
+		if (!(await sseSend(res, ctx, 'data: ' + JSON.stringify(ev) + '\n\n')))
+			return;
+		sent++;
+		if (sw.opts.error_event && sent === nchoices + 1) {
+			await sseSend(res, ctx, 'data: ' + JSON.stringify(openaiError(
+			    'mock-source: the model failed in the middle of the answer',
+			    'server_error', null, 'mock_stream_error')) + '\n\n');
+			uncount();
+			res.end();
+			return;
+		}
+	}
+	if (sw.opts.keepalive)
+		await sseSend(res, ctx, ': keep-alive\n\n');
+	if (chunkDelay > 0)
+		await sleep(chunkDelay);
+	await sseSend(res, ctx, 'data: [DONE]\n\n');
+	state.streams_completed++;
+	uncount();
+	res.end();
+}
+
+/* Answer without streaming (section 2.4). */
+function openaiComplete(req, res, body, sw, answer) {
+	const nchoices = Number.isInteger(body.n) && body.n > 1 && body.n <= 8 ? body.n : 1;
+	const choices = [];
+	for (let i = 0; i < nchoices; i++) {
+		const message = { role: 'assistant', content: null, refusal: null, annotations: [] };
+		if (answer.kind === 'tool') {
+			message.tool_calls = [{ id: answer.call.id, type: 'function',
+			    function: { name: answer.call.name, arguments: answer.call.arguments } }];
+		} else {
+			message.content = answer.content;
+		}
+		choices.push({ index: i, message, logprobs: null,
+		    finish_reason: answer.kind === 'tool' ? 'tool_calls' : 'stop' });
+	}
+	const obj = {
+		id: 'chatcmpl-mock' + String(state.seq),
+		object: 'chat.completion',
+		created: Math.floor(Date.now() / 1000),
+		model: typeof body.model === 'string' ? body.model : 'mock',
+		system_fingerprint: 'fp_mock',
+		service_tier: 'default',
+		choices,
+		usage: openaiUsage(body, answer),
+	};
+	const text = JSON.stringify(obj);
+	const headers = {
+		'content-type': 'application/json',
+		'content-length': Buffer.byteLength(text),
+		'x-request-id': 'req_mock' + String(state.seq),
+		'openai-processing-ms': '1',
+	};
+	if (sw.opts.cut_body) {
+		res.writeHead(200, headers);
+		res.flushHeaders();
+		const half = Buffer.from(text).subarray(0, Math.floor(Buffer.byteLength(text) / 2));
+		res.write(half, () => setTimeout(() => {
+			if (res.socket)
+				res.socket.destroy();
+		}, 50));
+		return;
+	}
+	res.writeHead(200, headers);
+	res.end(text);
+}
+
+/* The Bearer key of a request, '' when none. */
+function bearerKey(req) {
+	const h = req.headers.authorization || '';
+	const m = /^Bearer\s+(.+)$/i.exec(h);
+	return m ? m[1].trim() : '';
+}
+
+/* Check the key; answers 401 and returns false when it is not a mock key. */
+function openaiAuth(req, res) {
+	const key = bearerKey(req);
+	if (key.startsWith('mock-'))
+		return true;
+	const msg = key === '' ?
+	    'You didn\'t provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).' :
+	    'Incorrect API key provided: ' + maskKey(key) +
+	    '. You can find your API key at https://platform.openai.com/account/api-keys.';
+	sendJson(res, 401, openaiError(msg, 'invalid_request_error', null,
+	    key === '' ? null : 'invalid_api_key'));
+	return false;
+}
+
+/* POST /v1/chat/completions */
+async function openaiChat(req, res, raw) {
+	let body = null;
+	try {
+		body = JSON.parse(raw.toString('utf8'));
+	} catch (e) {
+		body = null;
+	}
+	logRequest(req, raw.toString('utf8'), body);
+	if (!openaiAuth(req, res))
+		return;
+	if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+		sendJson(res, 400, openaiError('We could not parse the JSON body of your request.',
+		    'invalid_request_error', null, null));
+		return;
+	}
+	if (typeof body.model !== 'string' || !Array.isArray(body.messages) ||
+	    body.messages.length === 0) {
+		sendJson(res, 400, openaiError('mock-source: model and messages are required',
+		    'invalid_request_error', typeof body.model !== 'string' ? 'model' : 'messages',
+		    null));
+		return;
+	}
+	const sw = parseSwitches(openaiLastUserText(body));
+	const delay = intSwitch(sw.opts, 'delay', 0);
+	if (delay > 0)
+		await sleep(delay);
+	if (sw.opts.hang) {
+		state.hanging++;
+		return;				/* never answer */
+	}
+	const status = intSwitch(sw.opts, 'status', 0);
+	if (status >= 400) {
+		openaiStatusError(res, status, bearerKey(req));
+		return;
+	}
+	const answer = openaiAnswer(body, sw);
+	if (body.stream === true)
+		await openaiStream(req, res, body, sw, answer);
+	else
+		openaiComplete(req, res, body, sw, answer);
+}
+
+/* A model object for /v1/models. */
+function openaiModelObject(id) {
+	return { id, object: 'model', created: 1700000000, owned_by: 'mock-source' };
+}
+
+/* GET /v1/models */
+function openaiModels(req, res) {
+	logRequest(req, '', null);
+	if (!openaiAuth(req, res))
+		return;
+	sendJson(res, 200, { object: 'list', data: OPENAI_MODELS.map(openaiModelObject) });
+}
+
+/* GET /v1/models/{id} */
+function openaiModel(req, res) {
+	logRequest(req, '', null);
+	if (!openaiAuth(req, res))
+		return;
+	const id = decodeURIComponent(req.url.split('?')[0].slice('/v1/models/'.length));
+	if (!OPENAI_MODELS.includes(id)) {
+		sendJson(res, 404, openaiError('The model \'' + id + '\' does not exist',
+		    'invalid_request_error', 'model', 'model_not_found'));
+		return;
+	}
+	sendJson(res, 200, openaiModelObject(id));
+}
+
+/* ------------------------------------------------------------------ *
+ * Control endpoints
+ * ------------------------------------------------------------------ */
+
+/* GET /_mock/requests */
+function controlRequests(req, res) {
+	sendJson(res, 200, state.log);
+}
+
+/* DELETE /_mock/requests */
+function controlClear(req, res) {
+	state.log = [];
+	sendJson(res, 200, { cleared: true });
+}
+
+/* GET /_mock/stats */
+function controlStats(req, res) {
+	sendJson(res, 200, {
+		requests_total: state.requests_total,
+		logged: state.log.length,
+		open_connections: state.open_connections,
+		max_open_connections: state.max_open_connections,
+		active_streams: state.active_streams,
+		max_active_streams: state.max_active_streams,
+		streams_completed: state.streams_completed,
+		hanging: state.hanging,
+		by_status: state.by_status,
+	});
+}
+
+/* DELETE /_mock/stats: reset the maxima and counters (not the open counts). */
+function controlStatsReset(req, res) {
+	state.max_open_connections = state.open_connections;
+	state.max_active_streams = state.active_streams;
+	state.streams_completed = 0;
+	state.requests_total = 0;
+	state.by_status = {};
+	sendJson(res, 200, { reset: true });
+}
+
+/* ------------------------------------------------------------------ *
+ * Routing
+ * ------------------------------------------------------------------ */
+
+/*
+ * The route table: method, exact path or prefix, handler, and whether the
+ * handler wants the body.  A later wire format adds its rows here.
+ */
+const ROUTES = [
+	{ method: 'POST', path: '/v1/chat/completions', handler: openaiChat, body: true },
+	{ method: 'GET', path: '/v1/models', handler: openaiModels },
+	{ method: 'GET', prefix: '/v1/models/', handler: openaiModel },
+	{ method: 'GET', path: '/_mock/requests', handler: controlRequests },
+	{ method: 'DELETE', path: '/_mock/requests', handler: controlClear },
+	{ method: 'GET', path: '/_mock/stats', handler: controlStats },
+	{ method: 'DELETE', path: '/_mock/stats', handler: controlStatsReset },
+];
+
+/* Find the route for a request; null when none. */
+function route(method, url) {
+	const path = url.split('?')[0];
+	for (const r of ROUTES) {
+		if (r.method !== method)
+			continue;
+		if (r.path !== undefined && r.path === path)
+			return r;
+		if (r.prefix !== undefined && path.startsWith(r.prefix) &&
+		    path.length > r.prefix.length)
+			return r;
+	}
+	return null;
+}
+
+/* The request listener. */
+async function onRequest(req, res) {
+	state.requests_total++;
+	res.on('finish', () => {
+		state.by_status[res.statusCode] = (state.by_status[res.statusCode] || 0) + 1;
+	});
+	const r = route(req.method, req.url);
+	try {
+		if (r === null) {
+			await readBody(req);
+			sendJson(res, 404, openaiError('mock-source: no route for ' + req.method +
+			    ' ' + req.url.split('?')[0], 'invalid_request_error', null, 'unknown_url'));
+			return;
+		}
+		const raw = await readBody(req);
+		if (raw === null) {
+			sendJson(res, 413, openaiError('mock-source: body too large',
+			    'invalid_request_error', null, null));
+			return;
+		}
+		await r.handler(req, res, raw);
+	} catch (e) {
+		if (!res.headersSent)
+			sendJson(res, 500, openaiError('mock-source: ' + e.message, 'server_error'));
+		else if (res.socket)
+			res.socket.destroy();
+	}
+}
+
+/* Make the server (not yet listening). */
+function createMockSource() {
+	const server = http.createServer({ keepAliveTimeout: 30000, requestTimeout: 0,
+	    headersTimeout: 60000 }, onRequest);
+	server.maxConnections = Infinity;
+	server.maxHeadersCount = 0;
+	server.on('connection', (sock) => {
+		state.open_connections++;
+		if (state.open_connections > state.max_open_connections)
+			state.max_open_connections = state.open_connections;
+		sock.on('close', () => state.open_connections--);
+		sock.on('error', () => {});
+	});
+	server.on('clientError', (err, sock) => {
+		if (sock.writable)
+			sock.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+		else
+			sock.destroy();
+	});
+	return server;
+}
+
+/* Parse --port and --host. */
+function parseArgs(argv) {
+	const a = { port: 0, host: '127.0.0.1' };
+	for (let i = 0; i < argv.length; i++) {
+		if (argv[i] === '--port' && i + 1 < argv.length)
+			a.port = Number.parseInt(argv[++i], 10);
+		else if (argv[i] === '--host' && i + 1 < argv.length)
+			a.host = argv[++i];
+		else {
+			process.stderr.write('usage: mock-source.js --port N [--host ADDR]\n');
+			process.exit(2);
+		}
+	}
+	if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) {
+		process.stderr.write('mock-source: bad port\n');
+		process.exit(2);
+	}
+	return a;
+}
+
+if (require.main === module) {
+	const args = parseArgs(process.argv.slice(2));
+	const server = createMockSource();
+	server.on('error', (e) => {
+		process.stderr.write('mock-source: ' + e.message + '\n');
+		process.exit(1);
+	});
+	server.listen({ port: args.port, host: args.host, backlog: 4096 }, () => {
+		process.stdout.write('listening ' + String(server.address().port) + '\n');
+	});
+	process.on('SIGTERM', () => process.exit(0));
+	process.on('SIGINT', () => process.exit(0));
+}
+
+module.exports = { createMockSource, parseSwitches, countTokens, splitEven,
+    openaiLastUserText, openaiPromptTokens, openaiAnswer, openaiUsage, maskKey };
