@@ -634,6 +634,27 @@ const ROUTES = [
 	{ method: 'DELETE', path: '/_mock/stats', handler: controlStatsReset },
 ];
 
+/*
+ * Other wire formats live in test/mock/<name>.js, each exporting
+ * routes(lib) -> rows for the table above (prefix rows may add
+ * match(path) -> bool).  They get the shared helpers through lib.
+ */
+const LIB = {
+	state, sleep, gone, write, parseSwitches, intSwitch, countTokens, splitEven,
+	maskKey, sendJson, logRequest, bearerKey, sampleFromSchema,
+};
+for (const name of ['anthropic', 'gemini']) {
+	let mod = null;
+	try {
+		mod = require('./mock/' + name + '.js');
+	} catch (e) {
+		if (e.code !== 'MODULE_NOT_FOUND' || !String(e.message).includes('mock/' + name))
+			throw e;
+	}
+	if (mod !== null)
+		ROUTES.unshift(...mod.routes(LIB));
+}
+
 /* Find the route for a request; null when none. */
 function route(method, url) {
 	const path = url.split('?')[0];
@@ -643,7 +664,7 @@ function route(method, url) {
 		if (r.path !== undefined && r.path === path)
 			return r;
 		if (r.prefix !== undefined && path.startsWith(r.prefix) &&
-		    path.length > r.prefix.length)
+		    path.length > r.prefix.length && (!r.match || r.match(path)))
 			return r;
 	}
 	return null;
