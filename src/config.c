@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "nextmodel.h"
@@ -59,6 +60,7 @@ enum ckey_type {
 	CK_LOGLEVEL,
 	CK_USER,
 	CK_KIND,	/* provider wire format */
+	CK_DIALECT,	/* which OpenAI-compatible source */
 	CK_SECTION,	/* a nested table (limits:) */
 	CK_PROVIDERS,
 };
@@ -111,6 +113,8 @@ static int	set_user(struct cfgctx *, const struct ckey *, void *,
 		    const struct ynode *);
 static int	set_kind(struct cfgctx *, const struct ckey *, void *,
 		    const struct ynode *);
+static int	set_dialect(struct cfgctx *, const struct ckey *, void *,
+		    const struct ynode *);
 static int	set_section(struct cfgctx *, const struct ckey *, void *,
 		    const struct ynode *);
 static int	set_providers(struct cfgctx *, const struct ckey *, void *,
@@ -130,6 +134,7 @@ static const ckey_fn ckey_fns[] = {
 	[CK_LOGLEVEL] = set_loglevel,
 	[CK_USER] = set_user,
 	[CK_KIND] = set_kind,
+	[CK_DIALECT] = set_dialect,
 	[CK_SECTION] = set_section,
 	[CK_PROVIDERS] = set_providers,
 };
@@ -194,6 +199,8 @@ static const struct ckey provider_keys[] = {
 	{ "kind", CK_KIND, POFF(kind), 0, NULL, 0, 0, CF_REQUIRED, NULL, 0 },
 	{ "base_url", CK_URL, POFF(base_url), 0, NULL, 0, 0, CF_REQUIRED,
 	    NULL, 0 },
+	/* After base_url: its default is guessed from the URL. */
+	{ "dialect", CK_DIALECT, POFF(dialect), 0, NULL, 0, 0, 0, NULL, 0 },
 	{ "api_key_env", CK_ENVNAME, POFF(api_key_env), 0, NULL,
 	    0, 0, CF_NULLABLE, NULL, 0 },
 	{ "connect_timeout_ms", CK_LONG, POFF(connect_timeout_ms), 10000, NULL,
@@ -213,6 +220,36 @@ static const struct {
 	{ "openai",	PROVIDER_OPENAI },
 	{ "anthropic",	PROVIDER_ANTHROPIC },
 	{ "gemini",	PROVIDER_GEMINI },
+};
+
+static const struct {
+	const char		*name;
+	enum provider_dialect	 dialect;
+} config_dialects[] = {
+	{ "openai",	DIALECT_OPENAI },
+	{ "deepseek",	DIALECT_DEEPSEEK },
+	{ "moonshot",	DIALECT_MOONSHOT },
+	{ "dashscope",	DIALECT_DASHSCOPE },
+	{ "ark",	DIALECT_ARK },
+	{ "openrouter",	DIALECT_OPENROUTER },
+	{ "mistral",	DIALECT_MISTRAL },
+	{ "generic",	DIALECT_GENERIC },
+};
+
+/* Hosts (and their subdomains) whose dialect is known. */
+static const struct {
+	const char		*host;
+	enum provider_dialect	 dialect;
+} config_dialect_hosts[] = {
+	{ "api.openai.com",	DIALECT_OPENAI },
+	{ "deepseek.com",	DIALECT_DEEPSEEK },
+	{ "moonshot.ai",	DIALECT_MOONSHOT },
+	{ "moonshot.cn",	DIALECT_MOONSHOT },
+	{ "aliyuncs.com",	DIALECT_DASHSCOPE },
+	{ "volces.com",		DIALECT_ARK },
+	{ "bytepluses.com",	DIALECT_ARK },
+	{ "openrouter.ai",	DIALECT_OPENROUTER },
+	{ "mistral.ai",		DIALECT_MISTRAL },
 };
 
 _Static_assert(NM_NELEM(config_keys) <= CONFIG_MAX_KEYS, "seen[] too small");
@@ -572,6 +609,35 @@ set_kind(struct cfgctx *c, const struct ckey *k, void *base,
 }
 
 /*
+ * dialect: which OpenAI-compatible source; by default guessed from the
+ * base_url already set (the table lists base_url first).
+ */
+static int
+set_dialect(struct cfgctx *c, const struct ckey *k, void *base,
+    const struct ynode *v)
+{
+	struct provider_conf	*p = base;
+	const char		*s;
+	size_t			 i;
+
+	if (v == NULL) {
+		p->dialect = config_dialect_guess(p->base_url);
+		return (0);
+	}
+	if (text_of(c, k, v, &s) == -1)
+		return (-1);
+	for (i = 0; i < NM_NELEM(config_dialects); i++) {
+		if (strcmp(s, config_dialects[i].name) == 0) {
+			p->dialect = config_dialects[i].dialect;
+			return (0);
+		}
+	}
+	return (key_error(c, k, v, "unknown dialect \"%.32s\" (expected "
+	    "openai, deepseek, moonshot, dashscope, ark, openrouter, mistral "
+	    "or generic)", s));
+}
+
+/*
  * Apply a table to a mapping (NULL: all defaults): unknown keys are
  * refused, missing required ones reported at the mapping's line.
  */
@@ -645,6 +711,7 @@ set_providers(struct cfgctx *c, const struct ckey *k, void *base,
 {
 	struct config		*cfg = base;
 	struct provider_conf	*p;
+	const struct ynode	*dn;
 	const char		*saved = c->label;
 	char			 label[CONFIG_NAME_MAX + 16];
 	size_t			 i;
@@ -678,6 +745,11 @@ set_providers(struct cfgctx *c, const struct ckey *k, void *base,
 		c->label = saved;
 		if (rc == -1)
 			return (-1);
+		if (p->kind != PROVIDER_OPENAI &&
+		    (dn = ytree_get(v->vals[i], "dialect")) != NULL)
+			return (ytree_error(dn, c->err, c->errlen, "provider %s: "
+			    "dialect: only a kind openai provider has one",
+			    p->name));
 	}
 	return (0);
 }
@@ -945,6 +1017,47 @@ config_kind_name(enum provider_kind kind)
 		if (config_kinds[i].kind == kind)
 			return (config_kinds[i].name);
 	return ("unknown");
+}
+
+/* "openai", "deepseek", ...; "unknown" otherwise. */
+const char *
+config_dialect_name(enum provider_dialect d)
+{
+	size_t	i;
+
+	for (i = 0; i < NM_NELEM(config_dialects); i++)
+		if (config_dialects[i].dialect == d)
+			return (config_dialects[i].name);
+	return ("unknown");
+}
+
+/*
+ * The dialect of a source by the host of its URL: a known host or one of
+ * its subdomains (dashscope-intl.aliyuncs.com, ark.cn-beijing.volces.com).
+ * Any other host is taken for OpenAI itself.
+ */
+enum provider_dialect
+config_dialect_guess(const char *base_url)
+{
+	const char	*h, *host;
+	size_t		 hlen, n, i;
+
+	if (base_url == NULL)
+		return (DIALECT_OPENAI);
+	if ((host = strstr(base_url, "://")) != NULL)
+		host += 3;
+	else
+		host = base_url;
+	hlen = strcspn(host, "/:");
+	for (i = 0; i < NM_NELEM(config_dialect_hosts); i++) {
+		h = config_dialect_hosts[i].host;
+		n = strlen(h);
+		if (hlen < n || strncasecmp(host + hlen - n, h, n) != 0)
+			continue;
+		if (hlen == n || host[hlen - n - 1] == '.')
+			return (config_dialect_hosts[i].dialect);
+	}
+	return (DIALECT_OPENAI);
 }
 
 /* $(sysconfdir)/nextmodel/nextmodel.yaml. */

@@ -15,6 +15,21 @@
 
 enum provider_kind { PROVIDER_OPENAI = 1, PROVIDER_ANTHROPIC, PROVIDER_GEMINI };
 
+/*
+ * Which OpenAI-compatible source a kind: openai provider is: each has its
+ * quirks (wire-formats.md section 7).  Default: guessed from base_url.
+ */
+enum provider_dialect {
+	DIALECT_OPENAI = 0,
+	DIALECT_DEEPSEEK,
+	DIALECT_MOONSHOT,
+	DIALECT_DASHSCOPE,
+	DIALECT_ARK,
+	DIALECT_OPENROUTER,
+	DIALECT_MISTRAL,
+	DIALECT_GENERIC,
+};
+
 struct provider_conf {
 	char		*name;
 	enum provider_kind kind;
@@ -25,6 +40,7 @@ struct provider_conf {
 	long		 timeout_ms;		/* whole non-streaming call; default 600000 */
 	long		 idle_timeout_ms;	/* no byte from a stream for this long; default 120000 */
 	int		 stream_usage;		/* ask for stream_options.include_usage; default 1 */
+	enum provider_dialect dialect;		/* kind openai: the source's quirks */
 	unsigned	 line;
 };
 
@@ -71,6 +87,10 @@ struct config	*config_load(const char *path, char *err, size_t errlen);
 void		 config_free(struct config *);	/* NULL does nothing */
 const struct provider_conf *config_provider(const struct config *, const char *name);
 const char	*config_kind_name(enum provider_kind);
+/* "openai", "deepseek", ...; "unknown" otherwise. */
+const char	*config_dialect_name(enum provider_dialect);
+/* The dialect of a base URL by its host (api.deepseek.com...); else openai. */
+enum provider_dialect config_dialect_guess(const char *base_url);
 /* The default config path: $(sysconfdir)/nextmodel/nextmodel.yaml. */
 const char	*config_default_path(void);
 

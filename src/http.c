@@ -33,6 +33,8 @@ struct route {
 
 static const struct route routes[] = {
 	{ "POST",	"/v1/chat/completions",	0, request_chat },
+	{ "POST",	"/v1/embeddings",	0, request_embeddings },
+	{ "POST",	"/v1/quotes",		0, request_quotes },
 	{ "GET",	"/v1/models",		0, request_models },
 	{ "GET",	"/v1/models/",		1, request_model },
 	{ "GET",	"/healthz",		0, request_healthz },

@@ -73,15 +73,6 @@ struct master {
 	struct config	*pending_cfg;
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Tell systemd something, if it asked ($NOTIFY_SOCKET).  A datagram, no library. */
 static void
 notify(const char *msg)
@@ -213,7 +204,7 @@ spawn(struct master *m, const struct config *cfg, unsigned gen, int slot)
 	c->gen = gen;
 	c->slot = slot;
 	c->ready_fd = p[0];
-	c->started_ms = mono_ms();
+	c->started_ms = nm_mono_ms();
 	log_info("worker[%u.%d] started, pid %d", gen, slot, (int)pid);
 	return 0;
 }
@@ -291,7 +282,7 @@ reload(struct master *m)
 	cfg->generation = ++m->gen;
 	m->pending_cfg = cfg;
 	m->pending_gen = (int)cfg->generation;
-	m->pending_deadline = mono_ms() + READY_WAIT_MS;
+	m->pending_deadline = nm_mono_ms() + READY_WAIT_MS;
 	for (i = 0; i < cfg->workers; i++)
 		spawn(m, cfg, cfg->generation, i);
 	log_info("reload: generation %u starting", cfg->generation);
@@ -308,7 +299,7 @@ reload_settle(struct master *m)
 	if (cfg == NULL)
 		return;
 	n = count_gen(m, cfg->generation, &nready);
-	if (nready < cfg->workers && mono_ms() < m->pending_deadline && n > 0)
+	if (nready < cfg->workers && nm_mono_ms() < m->pending_deadline && n > 0)
 		return;		/* still starting */
 	m->pending_cfg = NULL;
 	if (nready == 0) {
@@ -344,7 +335,7 @@ reap(struct master *m)
 			continue;
 		if (c->ready_fd >= 0)
 			close(c->ready_fd);
-		lived = (int)(mono_ms() - c->started_ms);
+		lived = (int)(nm_mono_ms() - c->started_ms);
 		if (WIFSIGNALED(status))
 			log_warnx("worker[%u.%d] pid %d killed by signal %d",
 			    c->gen, c->slot, (int)pid, WTERMSIG(status));
@@ -366,7 +357,7 @@ reap(struct master *m)
 			} else {
 				if (lived >= STABLE_MS)
 					s->backoff_ms = 0;
-				s->respawn_at = mono_ms() + s->backoff_ms;
+				s->respawn_at = nm_mono_ms() + s->backoff_ms;
 				if (s->backoff_ms > 0)
 					log_info("respawning worker %d in %ld ms",
 					    c->slot, s->backoff_ms);
@@ -486,7 +477,7 @@ master_run(const char *path, struct config *cfg)
 	    cfg->listen_port, cfg->workers, (int)getpid());
 
 	for (;;) {
-		now = mono_ms();
+		now = nm_mono_ms();
 		if (m.stopping) {
 			if (children_alive(&m) == 0)
 				break;

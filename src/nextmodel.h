@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define NM_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 #define NM_MIN(a, b)	((a) < (b) ? (a) : (b))
@@ -30,6 +31,22 @@
 
 /* Money: integer nano-USD (1e-9 USD).  Never a double on the billing path. */
 typedef int64_t nm_nano;
+
+/* Monotonic clock, for timeouts and durations (never for dates). */
+static inline int64_t
+nm_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static inline int64_t
+nm_mono_ms(void)
+{
+	return nm_mono_us() / 1000;
+}
 
 void	fatal(const char *, ...) NM_PRINTF(1, 2) NM_NORETURN;
 void	fatalx(const char *, ...) NM_PRINTF(1, 2) NM_NORETURN;

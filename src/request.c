@@ -21,10 +21,12 @@
 #include "catalog.h"
 #include "config.h"
 #include "crypto.h"
+#include "estimate.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "money.h"
+#include "quote.h"
 #include "request.h"
 #include "worker.h"
 
@@ -268,8 +270,15 @@ request_not_found(struct request *req)
 void
 request_method_not_allowed(struct request *req)
 {
-	request_header(req, "Allow", strcmp(req->path, "/v1/chat/completions")
-	    == 0 ? "POST" : "GET");
+	static const char *const posts[] = { "/v1/chat/completions",
+	    "/v1/embeddings", "/v1/quotes" };
+	const char *allow = "GET";
+	size_t i;
+
+	for (i = 0; i < NM_NELEM(posts); i++)
+		if (strcmp(req->path, posts[i]) == 0)
+			allow = "POST";
+	request_header(req, "Allow", allow);
 	request_error(req, 405, "invalid_request_error", "method_not_allowed",
 	    NULL, "Method %s is not allowed for %.200s", req->method, req->path);
 }
@@ -465,6 +474,57 @@ has_images(const struct json *j, int msgs)
 }
 
 /*
+ * The catalog model called name, its source and the headers saying so.
+ * 0, or -1 after answering 404.
+ */
+static int
+resolve_model(struct request *req, const char *name)
+{
+	const struct config *cfg = req->w->cfg;
+
+	if ((req->model = catalog_find(cfg->catalog, name)) == NULL) {
+		request_error(req, 404, "invalid_request_error",
+		    "model_not_found", "model", "The model '%.128s' does not "
+		    "exist or you do not have access to it.", name);
+		return -1;
+	}
+	req->prov = config_provider(cfg, req->model->provider);
+	request_header(req, "x-nextmodel-model", req->model->id);
+	request_header(req, "x-nextmodel-provider", req->model->provider);
+	return 0;
+}
+
+/* The wire format of the model's source; -1 after answering 501. */
+static int
+find_ops(struct request *req)
+{
+	if (req->prov == NULL ||
+	    (req->ops = provider_ops(req->prov->kind)) == NULL) {
+		request_error(req, 501, "server_error", "not_implemented", NULL,
+		    "The source of model '%s' speaks a wire format this gateway "
+		    "version cannot call yet.", req->model->id);
+		return -1;
+	}
+	return 0;
+}
+
+/* The source has a key to call it with; -1 after answering 502. */
+static int
+check_key(struct request *req)
+{
+	if (req->prov->api_key == NULL) {
+		log_warnx("provider %s: %s is not set; model %s unavailable",
+		    req->prov->name, req->prov->api_key_env != NULL ?
+		    req->prov->api_key_env : "its key variable", req->model->id);
+		request_error(req, 502, "upstream_error", "upstream_error", NULL,
+		    "The source of model '%s' is not configured on this "
+		    "gateway.", req->model->id);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Check the shape of a chat request and what the model can do.  0, or -1
  * after answering 400/404.  Fills model/prov/ops and the stream flags.
  */
@@ -473,7 +533,6 @@ chat_validate(struct request *req, const struct json *j)
 {
 	static const char *const roles[] = { "system", "developer", "user",
 	    "assistant", "tool", "function", NULL };
-	const struct config *cfg = req->w->cfg;
 	char name[256];
 	int mt, msgs, m, role, st, so, iu, tools, rf, rt, i, v, ok;
 	const char *const *rl;
@@ -535,16 +594,8 @@ chat_validate(struct request *req, const struct json *j)
 			req->pctx.client_usage = v;
 	}
 
-	if ((req->model = catalog_find(cfg->catalog, name)) == NULL) {
-		request_error(req, 404, "invalid_request_error",
-		    "model_not_found", "model", "The model '%.128s' does not "
-		    "exist or you do not have access to it.", name);
+	if (resolve_model(req, name) != 0)
 		return -1;
-	}
-	req->prov = config_provider(cfg, req->model->provider);
-	request_header(req, "x-nextmodel-model", req->model->id);
-	request_header(req, "x-nextmodel-provider", req->model->provider);
-
 	if (req->model->caps & CAP_EMBEDDINGS) {
 		request_error(req, 400, "invalid_request_error",
 		    "model_not_supported", "model", "The model '%s' is an "
@@ -582,22 +633,8 @@ chat_validate(struct request *req, const struct json *j)
 		    "not accept images.", req->model->id);
 		return -1;
 	}
-	if (req->prov == NULL ||
-	    (req->ops = provider_ops(req->prov->kind)) == NULL) {
-		request_error(req, 501, "server_error", "not_implemented", NULL,
-		    "The source of model '%s' speaks a wire format this gateway "
-		    "version cannot call yet.", req->model->id);
+	if (find_ops(req) != 0 || check_key(req) != 0)
 		return -1;
-	}
-	if (req->prov->api_key == NULL) {
-		log_warnx("provider %s: %s is not set; model %s unavailable",
-		    req->prov->name, req->prov->api_key_env != NULL ?
-		    req->prov->api_key_env : "its key variable", req->model->id);
-		request_error(req, 502, "upstream_error", "upstream_error", NULL,
-		    "The source of model '%s' is not configured on this "
-		    "gateway.", req->model->id);
-		return -1;
-	}
 	return 0;
 }
 
@@ -641,6 +678,7 @@ on_headers(void *arg, const struct upstream_meta *meta)
 		request_header(req, "Cache-Control", "no-cache");
 		request_header(req, "X-Accel-Buffering", "no");
 		req->phase = REQ_STREAM;
+		req->t_out_us = now_us();
 		wake(req);
 	}
 	pthread_mutex_unlock(&req->mu);
@@ -675,11 +713,33 @@ on_data(void *arg, const char *p, size_t n)
 		req->paused = 1;
 		r = 1;
 	}
-	if (req->out.len > 0 || req->finished)
+	if (req->out.len > 0 || req->finished) {
+		req->t_out_us = now_us();
 		wake(req);
+	}
 out:
 	pthread_mutex_unlock(&req->mu);
 	return r;
+}
+
+/*
+ * While a stream is quiet (a source thinking), send an SSE comment now
+ * and then: it keeps proxies from closing the connection, and writing is
+ * how a suspended connection notices that its client has gone.
+ */
+static void
+on_tick(void *arg)
+{
+	struct request *req = arg;
+
+	pthread_mutex_lock(&req->mu);
+	if (req->phase == REQ_STREAM && !req->finished && !req->gone &&
+	    now_us() - req->t_out_us >= REQ_PING_US &&
+	    sse_write_comment(&req->out, "ping") == 0) {
+		req->t_out_us = now_us();
+		wake(req);
+	}
+	pthread_mutex_unlock(&req->mu);
 }
 
 /* The whole non-streaming answer is in: check it and answer (mu held). */
@@ -698,7 +758,8 @@ finish_whole(struct request *req)
 		return;
 	}
 	buf_init(&out, req->w->cfg->max_upstream_bytes + 65536);
-	if (req->ops->chat_decode(&req->pctx, req->upbody.data,
+	if ((req->embeddings ? req->ops->embed_decode :
+	    req->ops->chat_decode)(&req->pctx, req->upbody.data,
 	    req->upbody.len, &out, &pass, &err) != 0) {
 		respond_err(req, &err);
 	} else if (pass) {
@@ -763,68 +824,331 @@ on_done(void *arg, enum upstream_result res, const char *msg)
 	request_unref(req);		/* the engine's reference */
 }
 
-static const struct upstream_cb chat_cb = { on_headers, on_data, on_done };
+static const struct upstream_cb chat_cb = { on_headers, on_data, on_done,
+    on_tick };
 
 /* --- chat completions: the handler ------------------------------------ */
 
-void
-request_chat(struct request *req)
+/*
+ * What every JSON endpoint starts with: authenticate, then parse the body
+ * within the configured limits.  0, or -1 after answering 401/400.
+ */
+static int
+begin_json(struct request *req, struct json *j)
 {
 	const struct config *cfg = req->w->cfg;
-	struct json j;
 	struct json_limits lim;
-	struct upstream_req ur;
-	struct upstream_call *c;
-	struct errinfo err;
 	char emsg[256];
 
-	memset(&j, 0, sizeof(j));
-	memset(&ur, 0, sizeof(ur));
-	memset(&err, 0, sizeof(err));
-	request_header(req, "x-nextmodel-serve-mode", "fresh");
+	memset(j, 0, sizeof(*j));
 	if (authenticate(req) != 0)
-		return;
+		return -1;
 	lim.max_depth = cfg->max_json_depth;
 	lim.max_tokens = cfg->max_json_tokens;
-	if (json_parse(&j, req->body.data != NULL ? req->body.data : "",
+	if (json_parse(j, req->body.data != NULL ? req->body.data : "",
 	    req->body.len, &lim, emsg, sizeof(emsg)) != 0) {
 		request_error(req, 400, "invalid_request_error", NULL, NULL,
 		    "We could not parse the JSON body of your request: %s", emsg);
-		return;
+		return -1;
 	}
-	if (chat_validate(req, &j) != 0)
-		goto out;
+	return 0;
+}
 
+/* The provider's per-call state for the model chosen. */
+static void
+ctx_init(struct request *req)
+{
 	req->pctx.prov = req->prov;
 	req->pctx.model = req->model;
+	req->pctx.created = (int64_t)time(NULL);
+	memcpy(req->pctx.request_id, req->id, sizeof(req->pctx.request_id));
 	req->pctx.lim.max_depth = 256;
 	req->pctx.lim.max_tokens = 4 * 1024 * 1024;
-	if (req->ops->chat_encode(&req->pctx, &j, &ur, &err) != 0) {
-		respond_err(req, &err);
-		goto out;
-	}
-	ur.connect_timeout_ms = req->prov->connect_timeout_ms;
-	if (req->pctx.stream) {
-		ur.timeout_ms = 0;
-		ur.idle_timeout_ms = req->prov->idle_timeout_ms;
-	} else {
-		ur.timeout_ms = req->prov->timeout_ms;
-		ur.idle_timeout_ms = 0;
-	}
+}
 
+/*
+ * Hand the encoded call to the engine with the source's timeouts; the
+ * connection waits for on_headers/on_done.  ur is freed by the caller.
+ */
+static void
+submit(struct request *req, struct upstream_req *ur)
+{
+	struct upstream_call *c;
+
+	ur->connect_timeout_ms = req->prov->connect_timeout_ms;
+	if (req->pctx.stream) {
+		ur->timeout_ms = 0;
+		ur->idle_timeout_ms = req->prov->idle_timeout_ms;
+	} else {
+		ur->timeout_ms = req->prov->timeout_ms;
+		ur->idle_timeout_ms = 0;
+	}
 	req->phase = REQ_WAITING;
 	request_ref(req);			/* the engine's */
-	if ((c = upstream_submit(req->w->up, &ur, &chat_cb, req)) == NULL) {
+	if ((c = upstream_submit(req->w->up, ur, &chat_cb, req)) == NULL) {
 		request_unref(req);
 		request_error(req, 503, "server_error", "shutting_down", NULL,
 		    "The gateway is shutting down; retry.");
-		goto out;
+		return;
 	}
 	pthread_mutex_lock(&req->mu);
 	req->call = c;
 	pthread_mutex_unlock(&req->mu);
+}
+
+void
+request_chat(struct request *req)
+{
+	struct json j;
+	struct upstream_req ur;
+	struct errinfo err;
+
+	memset(&ur, 0, sizeof(ur));
+	memset(&err, 0, sizeof(err));
+	request_header(req, "x-nextmodel-serve-mode", "fresh");
+	if (begin_json(req, &j) != 0)
+		goto out;
+	if (chat_validate(req, &j) != 0)
+		goto out;
+	ctx_init(req);
+	if (req->ops->chat_encode(&req->pctx, &j, &ur, &err) != 0) {
+		respond_err(req, &err);
+		goto out;
+	}
+	submit(req, &ur);
 out:
 	upstream_req_free(&ur);
+	json_free(&j);
+}
+
+/* --- embeddings ---------------------------------------------------------- */
+
+#define EMBED_MAX_ITEMS	2048
+
+/* The kind of one element of an input array. */
+enum input_kind { IN_TEXT = 1, IN_TOKENS, IN_TOKEN_LISTS };
+
+/* 1 if t is an array of non-negative integers (token ids), non-empty. */
+static int
+token_list(const struct json *j, int t)
+{
+	int64_t v;
+	int i, x;
+
+	if (json_type(j, t) != JSON_ARRAY || json_size(j, t) == 0)
+		return 0;
+	for (i = 0, x = t + 1; i < json_size(j, t); i++, x = json_skip(j, x))
+		if (json_int64(j, x, &v) != 0 || v < 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * input: a string, an array of strings, of token ids, or of token-id
+ * arrays; not empty, at most 2048 items, no empty string.  0, or -1
+ * after answering 400.
+ */
+static int
+check_input(struct request *req, const struct json *j)
+{
+	enum input_kind kind = 0, k;
+	int in, i, x;
+	int64_t v;
+	size_t len;
+
+	if ((in = json_get(j, 0, "input")) < 0) {
+		request_error(req, 400, "invalid_request_error", NULL, "input",
+		    "you must provide an input parameter");
+		return -1;
+	}
+	if (json_type(j, in) == JSON_STRING) {
+		json_ptr(j, in, &len);
+		if (len > 0)
+			return 0;
+		request_error(req, 400, "invalid_request_error", NULL, "input",
+		    "'input' cannot be an empty string");
+		return -1;
+	}
+	if (json_type(j, in) != JSON_ARRAY || json_size(j, in) == 0 ||
+	    json_size(j, in) > EMBED_MAX_ITEMS) {
+		request_error(req, 400, "invalid_request_error", NULL, "input",
+		    "'input' must be a non-empty string or an array of 1 to %d "
+		    "strings, token ids or token-id arrays", EMBED_MAX_ITEMS);
+		return -1;
+	}
+	for (i = 0, x = in + 1; i < json_size(j, in); i++, x = json_skip(j, x)) {
+		len = 1;
+		if (json_type(j, x) == JSON_STRING) {
+			k = IN_TEXT;
+			json_ptr(j, x, &len);
+		} else if (json_type(j, x) == JSON_NUMBER) {
+			k = IN_TOKENS;
+			if (json_int64(j, x, &v) != 0 || v < 0)
+				goto bad;
+		} else
+			k = IN_TOKEN_LISTS;
+		if (len == 0 || (kind != 0 && k != kind) ||
+		    (k == IN_TOKEN_LISTS && !token_list(j, x)))
+			goto bad;
+		kind = k;
+	}
+	return 0;
+bad:
+	request_error(req, 400, "invalid_request_error", NULL, "input",
+	    "input[%d] is invalid: 'input' must be non-empty strings, token "
+	    "ids or token-id arrays, all of one kind", i);
+	return -1;
+}
+
+/*
+ * Check an embeddings body and the model.  0, or -1 after answering.
+ * Fills model/prov/ops and the base64 flag.
+ */
+static int
+embed_validate(struct request *req, const struct json *j)
+{
+	char name[256];
+	int mt, ef, dm;
+	int64_t v;
+
+	if (json_type(j, 0) != JSON_OBJECT) {
+		request_error(req, 400, "invalid_request_error", NULL, NULL,
+		    "The request body must be a JSON object.");
+		return -1;
+	}
+	if ((mt = json_get(j, 0, "model")) < 0) {
+		request_error(req, 400, "invalid_request_error", NULL, "model",
+		    "you must provide a model parameter");
+		return -1;
+	}
+	if (json_type(j, mt) != JSON_STRING ||
+	    json_strcpy(j, mt, name, sizeof(name)) != 0 || name[0] == '\0') {
+		request_error(req, 400, "invalid_request_error", NULL, "model",
+		    "'model' must be a non-empty string of at most 255 bytes");
+		return -1;
+	}
+	if (check_input(req, j) != 0)
+		return -1;
+	req->pctx.embed_base64 = 0;
+	if ((ef = json_get(j, 0, "encoding_format")) >= 0 &&
+	    json_type(j, ef) != JSON_NULL) {
+		if (json_streq(j, ef, "base64"))
+			req->pctx.embed_base64 = 1;
+		else if (!json_streq(j, ef, "float")) {
+			request_error(req, 400, "invalid_request_error", NULL,
+			    "encoding_format", "'encoding_format' must be "
+			    "'float' or 'base64'");
+			return -1;
+		}
+	}
+	if ((dm = json_get(j, 0, "dimensions")) >= 0 &&
+	    json_type(j, dm) != JSON_NULL &&
+	    (json_int64(j, dm, &v) != 0 || v < 1 || v > 1000000)) {
+		request_error(req, 400, "invalid_request_error", NULL,
+		    "dimensions", "'dimensions' must be a positive integer");
+		return -1;
+	}
+	if (resolve_model(req, name) != 0)
+		return -1;
+	if (!(req->model->caps & CAP_EMBEDDINGS)) {
+		request_error(req, 400, "invalid_request_error",
+		    "model_not_supported", "model", "The model '%s' is not an "
+		    "embeddings model; use /v1/chat/completions.",
+		    req->model->id);
+		return -1;
+	}
+	if (find_ops(req) != 0)
+		return -1;
+	if (req->ops->embed_encode == NULL || req->ops->embed_decode == NULL) {
+		request_error(req, 400, "invalid_request_error",
+		    "model_not_supported", "model", "model %s does not support "
+		    "embeddings", req->model->id);
+		return -1;
+	}
+	return check_key(req);
+}
+
+/* POST /v1/embeddings: the chat path, without streams. */
+void
+request_embeddings(struct request *req)
+{
+	struct json j;
+	struct upstream_req ur;
+	struct errinfo err;
+
+	memset(&ur, 0, sizeof(ur));
+	memset(&err, 0, sizeof(err));
+	request_header(req, "x-nextmodel-serve-mode", "fresh");
+	if (begin_json(req, &j) != 0)
+		goto out;
+	if (embed_validate(req, &j) != 0)
+		goto out;
+	req->embeddings = 1;
+	ctx_init(req);
+	/* Vectors are many numbers: allow what an answer can hold. */
+	req->pctx.lim.max_tokens = (int)NM_MIN(req->w->cfg->max_upstream_bytes / 2,
+	    (size_t)INT32_MAX);
+	if (req->ops->embed_encode(&req->pctx, &j, &ur, &err) != 0) {
+		respond_err(req, &err);
+		goto out;
+	}
+	submit(req, &ur);
+out:
+	upstream_req_free(&ur);
+	json_free(&j);
+}
+
+/* --- quotes -------------------------------------------------------------- */
+
+/*
+ * POST /v1/quotes: a chat body in, every catalog model able to serve it
+ * ranked by expected cost (then latency), and the others with the reason.
+ * No source is called.
+ */
+void
+request_quotes(struct request *req)
+{
+	struct quote_opts o;
+	struct estimate est;
+	struct quote q;
+	struct json j;
+	struct buf b;
+	char name[256], emsg[256];
+	int mt;
+
+	memset(&q, 0, sizeof(q));
+	buf_init(&b, 0);
+	if (begin_json(req, &j) != 0)
+		goto out;
+	if (estimate_chat(&j, &est, emsg, sizeof(emsg)) != 0) {
+		request_error(req, 400, "invalid_request_error", NULL, NULL,
+		    "%s", emsg);
+		goto out;
+	}
+	memset(&o, 0, sizeof(o));
+	o.sort = QUOTE_SORT_PRICE;
+	o.region = -1;
+	if ((mt = json_get(&j, 0, "model")) >= 0 &&
+	    json_type(&j, mt) != JSON_NULL) {
+		if (json_type(&j, mt) != JSON_STRING ||
+		    json_strcpy(&j, mt, name, sizeof(name)) != 0) {
+			request_error(req, 400, "invalid_request_error", NULL,
+			    "model", "'model' must be a string of at most 255 "
+			    "bytes");
+			goto out;
+		}
+		o.model = name;
+	}
+	if (quote_build(req->w->cfg->catalog, &est, &o, &q) != 0 ||
+	    quote_write_json(&q, &b) != 0) {
+		request_error(req, 500, "server_error", NULL, NULL,
+		    "out of memory");
+		goto out;
+	}
+	request_respond(req, 200, "application/json", b.data, b.len);
+out:
+	quote_free(&q);
+	buf_free(&b);
 	json_free(&j);
 }
 

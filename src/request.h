@@ -43,6 +43,7 @@ struct request {
 	char			 id[32];		/* "req_" + 24 hex */
 	int64_t			 t_start_us;
 	int64_t			 t_first_us;		/* first byte from the source */
+	int64_t			 t_out_us;		/* last bytes handed to the client */
 
 	/* Input: set by http.c before request_dispatch(). */
 	char			 method[8];
@@ -75,6 +76,7 @@ struct request {
 	const struct provider_conf *prov;
 	const struct provider_ops *ops;
 	struct prov_ctx		 pctx;
+	int			 embeddings;		/* an embeddings call, not chat */
 	struct upstream_call	*call;
 	int			 paused;		/* we paused the source (backpressure) */
 	long			 up_status;
@@ -89,6 +91,8 @@ struct request {
 /* Bytes of stream output held for a slow client before the source is paused. */
 #define REQ_OUT_HIGH	(256 * 1024)
 #define REQ_OUT_LOW	(64 * 1024)
+/* A quiet stream gets an SSE comment this often. */
+#define REQ_PING_US	(15 * 1000000LL)
 
 struct request	*request_new(struct worker *);
 void		 request_ref(struct request *);
@@ -110,6 +114,8 @@ void	request_metrics(struct request *);
 void	request_models(struct request *);
 void	request_model(struct request *);
 void	request_chat(struct request *);
+void	request_embeddings(struct request *);
+void	request_quotes(struct request *);
 void	request_not_found(struct request *);
 void	request_method_not_allowed(struct request *);
 void	request_too_large(struct request *);

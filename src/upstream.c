@@ -39,6 +39,7 @@ struct upstream_call {
 	int			 aborted;	/* a callback returned -1 */
 	int			 cancelled;
 	int64_t			 last_byte_ms;
+	int64_t			 last_tick_ms;
 	struct upstream_call	*prev, *next;	/* live list (engine only) */
 	struct upstream_call	*qnext;		/* submit queue */
 };
@@ -59,15 +60,6 @@ struct upstream {
 	struct upstream_call	*live;		/* engine only */
 	atomic_int		 nactive;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Free what a request description owns; headers may hold keys: cleanse them. */
 void
@@ -141,7 +133,7 @@ header_cb(char *p, size_t size, size_t nmemb, void *arg)
 	struct upstream_call *c = arg;
 	size_t n = size * nmemb;
 
-	c->last_byte_ms = now_ms();
+	c->last_byte_ms = nm_mono_ms();
 	/* A new status line (after a 100 Continue or a redirect) resets them. */
 	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		c->meta.content_type[0] = '\0';
@@ -180,7 +172,7 @@ write_cb(char *p, size_t size, size_t nmemb, void *arg)
 	size_t n = size * nmemb;
 	int r;
 
-	c->last_byte_ms = now_ms();
+	c->last_byte_ms = nm_mono_ms();
 	call_headers(c);
 	if (c->cancelled)
 		return 0;
@@ -231,7 +223,7 @@ call_start(struct upstream *up, struct upstream_call *c)
 	if (up->live != NULL)
 		up->live->prev = c;
 	up->live = c;
-	c->last_byte_ms = now_ms();
+	c->last_byte_ms = c->last_tick_ms = nm_mono_ms();
 
 	if ((c->easy = curl_easy_init()) == NULL)
 		goto fail;
@@ -320,7 +312,7 @@ drain_queues(struct upstream *up)
 				call_finish(up, c, UPSTREAM_CANCELLED, "cancelled");
 			} else if (cmd->type == CMD_RESUME && c->paused) {
 				c->paused = 0;
-				c->last_byte_ms = now_ms();
+				c->last_byte_ms = nm_mono_ms();
 				/* May call write_cb right away, here, on this thread. */
 				curl_easy_pause(c->easy, CURLPAUSE_CONT);
 			}
@@ -330,15 +322,22 @@ drain_queues(struct upstream *up)
 	}
 }
 
-/* Abort calls whose stream has been silent for longer than their idle limit. */
+/*
+ * Give each call its tick, and abort calls whose stream has been silent
+ * for longer than their idle limit.
+ */
 static void
 check_idle(struct upstream *up)
 {
 	struct upstream_call *c, *next;
-	int64_t now = now_ms();
+	int64_t now = nm_mono_ms();
 
 	for (c = up->live; c != NULL; c = next) {
 		next = c->next;
+		if (c->cb.on_tick != NULL && now - c->last_tick_ms >= 1000) {
+			c->last_tick_ms = now;
+			c->cb.on_tick(c->arg);
+		}
 		if (c->req.idle_timeout_ms <= 0 || c->paused)
 			continue;
 		if (now - c->last_byte_ms > c->req.idle_timeout_ms)

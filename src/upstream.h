@@ -33,6 +33,8 @@ struct upstream_cb {
 	int	(*on_data)(void *arg, const char *, size_t);
 	/* Exactly once per submitted call, last. errmsg is safe to show. */
 	void	(*on_done)(void *arg, enum upstream_result, const char *errmsg);
+	/* About once a second while the call runs (may be NULL). */
+	void	(*on_tick)(void *arg);
 };
 
 struct upstream_req {

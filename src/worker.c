@@ -112,15 +112,6 @@ sleep_ms(long ms)
 		;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* End every request still live (drain deadline passed). */
 static void
 force_end_all(struct worker *w)
@@ -140,7 +131,7 @@ force_end_all(struct worker *w)
 static void
 drain(struct worker *w)
 {
-	int64_t deadline = mono_ms() + w->cfg->shutdown_timeout_ms;
+	int64_t deadline = nm_mono_ms() + w->cfg->shutdown_timeout_ms;
 	int n;
 
 	atomic_store(&w->draining, 1);
@@ -148,14 +139,14 @@ drain(struct worker *w)
 	/* A pool thread may be inside accept() right now: let it finish. */
 	sleep_ms(100);
 	while (((n = atomic_load(&w->nrequests)) > 0 ||
-	    atomic_load(&w->fresh_conns) > 0) && mono_ms() < deadline)
+	    atomic_load(&w->fresh_conns) > 0) && nm_mono_ms() < deadline)
 		sleep_ms(20);
 	if (n > 0) {
 		log_warnx("drain deadline passed with %d requests in flight; "
 		    "ending them", n);
 		force_end_all(w);
-		deadline = mono_ms() + 2000;
-		while (atomic_load(&w->nrequests) > 0 && mono_ms() < deadline)
+		deadline = nm_mono_ms() + 2000;
+		while (atomic_load(&w->nrequests) > 0 && nm_mono_ms() < deadline)
 			sleep_ms(20);
 	}
 }

@@ -3,8 +3,10 @@
  * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
  *
  * A mock model source for the integration tests: one node:http server that
- * speaks provider wire formats (OpenAI Chat Completions today; Anthropic and
- * Gemini are meant to join as their own route handlers).  Its behaviour is
+ * speaks provider wire formats: OpenAI Chat Completions and Embeddings, the
+ * OpenAI-compatible dialects under /<dialect>/v1/ (DeepSeek, Moonshot,
+ * DashScope, Ark, OpenRouter, Mistral, generic) with their quirks, and
+ * Anthropic and Gemini from test/mock/.  Its behaviour is
  * steered by "[[mock:...]]" switches in the last user message, and it keeps
  * a log of what it received for the tests to inspect through /_mock/*.
  *
@@ -577,6 +579,448 @@ function openaiModel(req, res) {
 }
 
 /* ------------------------------------------------------------------ *
+ * Embeddings (wire-formats.md section 2.6)
+ * ------------------------------------------------------------------ */
+
+/* FNV-1a of a string, 32 bits. */
+function fnv1a(s) {
+	let h = 0x811c9dc5;
+	for (let i = 0; i < s.length; i++) {
+		h ^= s.charCodeAt(i);
+		h = Math.imul(h, 0x01000193) >>> 0;
+	}
+	return h >>> 0;
+}
+
+/*
+ * The mock's embedding of a text: dims numbers in [-1, 1] with three
+ * decimals, each from a hash of the text and its position, so the same
+ * text always gets the same vector (and tests can compute it).
+ */
+function mockVector(text, dims) {
+	const v = [];
+	for (let i = 0; i < dims; i++)
+		v.push(((fnv1a(text + '#' + String(i)) % 2001) - 1000) / 1000);
+	return v;
+}
+
+/* Little-endian float32 bytes of v, base64 (OpenAI's encoding_format base64). */
+function vectorBase64(v) {
+	const f = new Float32Array(v);
+	return Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64');
+}
+
+/*
+ * The texts of an embeddings input: string, strings, token ids or
+ * token-id arrays (each as its ids joined by spaces).  null when invalid.
+ */
+function embeddingTexts(input) {
+	const isTok = (x) => Number.isInteger(x) && x >= 0;
+	if (typeof input === 'string')
+		return input.length > 0 ? [input] : null;
+	if (!Array.isArray(input) || input.length === 0 || input.length > 2048)
+		return null;
+	if (input.every((x) => typeof x === 'string' && x.length > 0))
+		return input;
+	if (input.every(isTok))
+		return [input.join(' ')];
+	if (input.every((a) => Array.isArray(a) && a.length > 0 && a.every(isTok)))
+		return input.map((a) => a.join(' '));
+	return null;
+}
+
+/* POST /v1/embeddings and /<dialect>/v1/embeddings */
+async function embeddingsHandler(req, res, raw, dialect) {
+	let body = null;
+	try {
+		body = JSON.parse(raw.toString('utf8'));
+	} catch (e) {
+		body = null;
+	}
+	logRequest(req, raw.toString('utf8'), body);
+	if (!openaiAuth(req, res))
+		return;
+	const d = dialect ? DIALECTS[dialect] : null;
+	const fail = (status, msg, param) => compatError(res, dialect, status, msg, param);
+	if (body === null || typeof body !== 'object' || Array.isArray(body))
+		return fail(400, 'We could not parse the JSON body of your request.');
+	if (d && d.embedFields) {
+		for (const k of Object.keys(body)) {
+			if (!d.embedFields.includes(k))
+				return mistralExtra(res, ['body', k], body[k]);
+		}
+	}
+	const texts = embeddingTexts(body.input);
+	if (texts === null)
+		return fail(400, '\'$.input\' is invalid. Please check the API reference.', 'input');
+	const sw = parseSwitches(texts.join(' '));
+	const status = intSwitch(sw.opts, 'status', 0);
+	if (status >= 400)
+		return fail(status, 'mock-source: status ' + status + ' requested');
+	const dimsKey = d && d.embedFields ? 'output_dimension' : 'dimensions';
+	let dims = 8;
+	if (body[dimsKey] !== undefined && body[dimsKey] !== null) {
+		if (!Number.isInteger(body[dimsKey]) || body[dimsKey] < 1 || body[dimsKey] > 4096)
+			return fail(400, 'mock-source: bad ' + dimsKey, dimsKey);
+		dims = body[dimsKey];
+	}
+	const fmt = body.encoding_format;
+	if (fmt !== undefined && fmt !== 'float' && fmt !== 'base64')
+		return fail(400, 'mock-source: bad encoding_format', 'encoding_format');
+	/* Only OpenAI itself is trusted with base64 here: the gateway encodes for the others. */
+	if (fmt === 'base64' && dialect)
+		return fail(400, 'mock-source(' + dialect + '): encoding_format base64 is not supported',
+		    'encoding_format');
+	const data = texts.map((t, i) => {
+		const v = mockVector(t, dims);
+		return { object: 'embedding', index: i, embedding: fmt === 'base64' ? vectorBase64(v) : v };
+	});
+	const n = texts.reduce((a, t) => a + Math.max(1, countTokens(t)), 0);
+	sendJson(res, 200, { object: 'list', data, model: typeof body.model === 'string' ?
+	    body.model : 'mock-embed', usage: { prompt_tokens: n, total_tokens: n } });
+}
+
+/* ------------------------------------------------------------------ *
+ * OpenAI-compatible dialects (wire-formats.md section 7): the same chat
+ * mock at /<dialect>/v1/..., with each source's quirks.
+ * ------------------------------------------------------------------ */
+
+const MISTRAL_FIELDS = ['model', 'messages', 'temperature', 'top_p', 'max_tokens', 'stream',
+    'stop', 'random_seed', 'response_format', 'tools', 'tool_choice', 'presence_penalty',
+    'frequency_penalty', 'n', 'parallel_tool_calls', 'safe_prompt', 'prompt_mode', 'prediction'];
+const MISTRAL_MSG_FIELDS = {
+	system: ['role', 'content'],
+	user: ['role', 'content'],
+	assistant: ['role', 'content', 'tool_calls', 'prefix'],
+	tool: ['role', 'content', 'tool_call_id', 'name'],
+};
+/* Fields of OpenAI's that no compatible source here accepts. */
+const OPENAI_ONLY = ['store', 'metadata', 'service_tier', 'prediction', 'max_completion_tokens'];
+
+/*
+ * Per dialect: thinking(body) -> emit reasoning_content; the shape of its
+ * usage; its stream quirks; how its errors look.
+ */
+const DIALECTS = {
+	deepseek: {
+		thinking: (b) => /reasoner/.test(b.model) || (b.thinking && b.thinking.type === 'enabled'),
+		keepalive: ': keep-alive', usage: 'deepseek', strictOpenAI: true,
+	},
+	moonshot: {
+		thinking: (b) => /thinking/.test(b.model), usage: 'moonshot', choiceUsage: true,
+		indexless: true, strictOpenAI: true, toolId: (n) => 'functions.' + n + ':0',
+	},
+	dashscope: {
+		thinking: (b) => b.enable_thinking === true, streamOnlyThinking: true,
+		strictOpenAI: true,
+	},
+	ark: {
+		thinking: (b) => b.thinking && b.thinking.type === 'enabled', usage: 'ark',
+		endpoint: true, strictOpenAI: true,
+	},
+	openrouter: {
+		thinking: () => false, comment: ': OPENROUTER PROCESSING', usage: 'openrouter',
+		usageAlways: true, numericErrors: true, strictOpenAI: true,
+	},
+	mistral: {
+		thinking: () => false, usageAlways: true, usageOnFinish: true, flatErrors: true,
+		allow: MISTRAL_FIELDS, embedFields: ['model', 'input', 'output_dimension', 'output_dtype'],
+		toolId: (n) => mistralId(n),
+	},
+	generic: {
+		thinking: () => false, usageNoChoices: true, strictOpenAI: true,
+	},
+};
+
+/* A 9-character [a-zA-Z0-9] id, the only kind Mistral accepts. */
+function mistralId(n) {
+	const abc = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+	let h = fnv1a('tool' + String(n));
+	let s = '';
+	for (let i = 0; i < 9; i++) {
+		s += abc[h % 62];
+		h = Math.imul(h ^ (h >>> 7), 0x9e3779b1) >>> 0;
+	}
+	return s;
+}
+
+/* Send an error in the dialect's own shape; true (it answered). */
+function compatError(res, dialect, status, message, param) {
+	const d = dialect ? DIALECTS[dialect] : null;
+	if (d && d.flatErrors) {
+		sendJson(res, status, { object: 'error', message, type: status >= 500 ?
+		    'internal_error' : 'invalid_request_error', param: param || null,
+		    code: status === 400 ? '3280' : null });
+	} else if (d && d.numericErrors) {
+		sendJson(res, status, { error: { code: status, message, metadata: {} } });
+	} else {
+		sendJson(res, status, openaiError(message, status >= 500 ? 'server_error' :
+		    'invalid_request_error', param === undefined ? null : param, null),
+		    status === 429 ? { 'retry-after': '1' } : undefined);
+	}
+	return true;
+}
+
+/* Send Mistral's 422 for a field it does not know; true. */
+function mistralExtra(res, loc, input) {
+	sendJson(res, 422, { object: 'error', message: { detail: [{ type: 'extra_forbidden',
+	    loc, msg: 'Extra inputs are not permitted', input }] },
+	    type: 'invalid_request_error', param: null, code: null });
+	return true;
+}
+
+/* Answer what a dialect refuses in a chat body: true if it did, else null. */
+function compatReject(res, dialect, body) {
+	const d = DIALECTS[dialect];
+	const msgs = body.messages;
+	if (d.allow) {
+		for (const k of Object.keys(body)) {
+			if (!d.allow.includes(k))
+				return mistralExtra(res, ['body', k], body[k]);
+		}
+		const ids = new Set();
+		for (let i = 0; i < msgs.length; i++) {
+			const m = msgs[i] || {};
+			const allowed = MISTRAL_MSG_FIELDS[m.role];
+			if (!allowed)
+				return mistralExtra(res, ['body', 'messages', i, 'role'], m.role);
+			for (const k of Object.keys(m)) {
+				if (!allowed.includes(k))
+					return mistralExtra(res, ['body', 'messages', i, k], m[k]);
+			}
+			for (const tc of m.tool_calls || []) {
+				if (!/^[a-zA-Z0-9]{9}$/.test(tc.id || ''))
+					return compatError(res, dialect, 400, 'Tool call id was ' + tc.id +
+					    ' but must be a-z, A-Z, 0-9, with a length of 9.');
+				ids.add(tc.id);
+			}
+			if (m.role === 'tool') {
+				if (!/^[a-zA-Z0-9]{9}$/.test(m.tool_call_id || ''))
+					return compatError(res, dialect, 400, 'Tool call id was ' +
+					    m.tool_call_id + ' but must be a-z, A-Z, 0-9, with a length of 9.');
+				if (!ids.has(m.tool_call_id))
+					return compatError(res, dialect, 400,
+					    'Not the same number of function calls and responses');
+			}
+		}
+		return null;
+	}
+	if (d.strictOpenAI) {
+		for (const k of OPENAI_ONLY) {
+			if (body[k] !== undefined)
+				return compatError(res, dialect, 400, 'mock-source(' + dialect +
+				    '): unsupported parameter ' + k, k);
+		}
+		if (body.stream_options && body.stream_options.include_obfuscation !== undefined)
+			return compatError(res, dialect, 400, 'mock-source(' + dialect +
+			    '): unsupported parameter stream_options.include_obfuscation',
+			    'stream_options');
+		for (let i = 0; i < msgs.length; i++) {
+			if (msgs[i] && msgs[i].role === 'developer')
+				return compatError(res, dialect, 400, 'mock-source(' + dialect +
+				    '): unknown role developer in messages[' + i + ']', 'messages');
+		}
+	}
+	if (dialect === 'deepseek' && d.thinking(body) && Array.isArray(body.tools)) {
+		for (const m of msgs) {
+			if (m && m.role === 'assistant' && Array.isArray(m.tool_calls) &&
+			    typeof m.reasoning_content !== 'string')
+				return compatError(res, dialect, 400, 'The `reasoning_content` in the ' +
+				    'thinking mode must be passed back to the API.', 'messages');
+		}
+	}
+	if (d.endpoint && !/^ep-[0-9]{14}-[a-z0-9]{5}$/.test(body.model) &&
+	    !/^doubao-/.test(body.model)) {
+		sendJson(res, 404, { error: { code: 'InvalidEndpointOrModel.NotFound',
+		    message: 'The model or endpoint ' + body.model + ' does not exist or you do ' +
+		    'not have access to it.', param: '', type: 'NotFound' } });
+		return true;
+	}
+	if (d.streamOnlyThinking && d.thinking(body) && body.stream !== true)
+		return compatError(res, dialect, 400, 'This model only support stream mode, ' +
+		    'please enable the stream parameter to access the model.', 'stream');
+	return null;
+}
+
+/* The dialect's usage object for an answer with reasoning text. */
+function compatUsage(dialect, body, answer, reasoning) {
+	const u = openaiUsage(body, answer);
+	const r = countTokens(reasoning);
+	const p = u.prompt_tokens;
+	const c = u.completion_tokens + r;
+	const base = { prompt_tokens: p, completion_tokens: c, total_tokens: p + c };
+	const hit = Math.floor(p / 2);
+	switch (DIALECTS[dialect].usage) {
+	case 'deepseek':
+		return Object.assign(base, { prompt_cache_hit_tokens: hit,
+		    prompt_cache_miss_tokens: p - hit,
+		    completion_tokens_details: { reasoning_tokens: r } });
+	case 'moonshot':
+		return Object.assign(base, { cached_tokens: hit });
+	case 'ark':
+		return Object.assign(base, { prompt_tokens_details: { cached_tokens: 0 },
+		    completion_tokens_details: { reasoning_tokens: r } });
+	case 'openrouter':
+		return Object.assign(base, { cost: 0.0000123, is_byok: false,
+		    prompt_tokens_details: { cached_tokens: hit },
+		    completion_tokens_details: { reasoning_tokens: r } });
+	default:
+		return base;
+	}
+}
+
+/* A whole compatible answer. */
+function compatComplete(res, dialect, body, answer, reasoning) {
+	const d = DIALECTS[dialect];
+	const message = { role: 'assistant', content: null };
+	if (reasoning)
+		message.reasoning_content = reasoning;
+	if (answer.kind === 'tool') {
+		message.tool_calls = [{ id: answer.call.id, type: 'function',
+		    function: { name: answer.call.name, arguments: answer.call.arguments } }];
+	} else {
+		message.content = answer.content;
+	}
+	const usage = compatUsage(dialect, body, answer, reasoning);
+	const choice = { index: 0, message, finish_reason: answer.kind === 'tool' ? 'tool_calls' : 'stop' };
+	const obj = { id: dialect + '-mock' + String(state.seq), object: 'chat.completion',
+	    created: Math.floor(Date.now() / 1000), model: body.model, choices: [choice], usage };
+	/* DeepSeek may answer after blank keep-alive lines. */
+	const text = (d.keepalive ? '\n\n' : '') + JSON.stringify(obj);
+	res.writeHead(200, { 'content-type': 'application/json',
+	    'content-length': Buffer.byteLength(text) });
+	res.end(text);
+}
+
+/* The events of a compatible stream, as SSE text blocks. */
+function compatEvents(dialect, body, sw, answer, reasoning) {
+	const d = DIALECTS[dialect];
+	const base = { id: dialect + '-mock' + String(state.seq), object: 'chat.completion.chunk',
+	    created: Math.floor(Date.now() / 1000), model: body.model };
+	const chunk = (choice, extra) => 'data: ' + JSON.stringify(Object.assign({}, base,
+	    { choices: choice === null ? [] : [Object.assign({ index: 0 }, choice)] },
+	    extra || {})) + '\n\n';
+	const nchunks = Math.max(1, intSwitch(sw.opts, 'chunks', 4));
+	const wantUsage = d.usageAlways || (body.stream_options && body.stream_options.include_usage === true);
+	const usage = compatUsage(dialect, body, answer, reasoning);
+	const ev = [];
+	if (d.keepalive)
+		ev.push(d.keepalive + '\n\n');
+	if (d.comment)
+		ev.push(d.comment + '\n\n');
+	ev.push(chunk({ delta: { role: 'assistant', content: '' }, finish_reason: null }));
+	if (reasoning) {
+		for (const piece of splitEven(reasoning, Math.min(nchunks, reasoning.length)))
+			ev.push(chunk({ delta: { content: null, reasoning_content: piece }, finish_reason: null }));
+	}
+	if (answer.kind === 'tool') {
+		const call = answer.call;
+		if (dialect === 'mistral') {
+			ev.push(chunk({ delta: { tool_calls: [{ id: call.id, type: 'function', index: 0,
+			    function: { name: call.name, arguments: call.arguments } }] }, finish_reason: null }));
+		} else {
+			const first = { id: call.id, type: 'function', function: { name: call.name, arguments: '' } };
+			if (!d.indexless)
+				first.index = 0;
+			ev.push(chunk({ delta: { tool_calls: [first] }, finish_reason: null }));
+			for (const piece of splitEven(call.arguments, Math.min(nchunks, call.arguments.length))) {
+				const frag = { function: { arguments: piece } };
+				if (!d.indexless)
+					frag.index = 0;
+				ev.push(chunk({ delta: { tool_calls: [frag] }, finish_reason: null }));
+			}
+		}
+	} else {
+		for (const piece of splitEven(answer.content, Math.max(1, Math.min(nchunks, answer.content.length))))
+			ev.push(chunk({ delta: { content: piece }, finish_reason: null }));
+	}
+	if (sw.opts.error_event) {
+		const err = d.numericErrors ? { code: 502, message: 'Provider disconnected' } :
+		    { message: 'mock-source: the model failed in the middle of the answer',
+		    type: 'server_error', param: null, code: 'mock_stream_error' };
+		ev.push(chunk({ delta: { content: '' }, finish_reason: d.numericErrors ? 'error' : null },
+		    { error: err }));
+		return ev;
+	}
+	const fin = { delta: {}, finish_reason: answer.kind === 'tool' ? 'tool_calls' : 'stop' };
+	if (d.choiceUsage)
+		fin.usage = usage;
+	ev.push(chunk(fin, d.usageOnFinish && wantUsage ? { usage } : undefined));
+	if (d.comment)
+		ev.push(d.comment + '\n\n');
+	if (wantUsage && !d.usageOnFinish && !d.choiceUsage) {
+		if (d.usageAlways)		/* OpenRouter: an empty delta carrying usage */
+			ev.push(chunk({ delta: { role: 'assistant', content: '' }, finish_reason: null },
+			    { usage }));
+		else if (d.usageNoChoices)	/* vLLM-style: no choices at all */
+			ev.push('data: ' + JSON.stringify(Object.assign({}, base, { usage })) + '\n\n');
+		else
+			ev.push(chunk(null, { usage }));
+	}
+	ev.push('data: [DONE]\n\n');
+	return ev;
+}
+
+/* POST /<dialect>/v1/chat/completions */
+async function compatChat(req, res, raw, dialect) {
+	let body = null;
+	try {
+		body = JSON.parse(raw.toString('utf8'));
+	} catch (e) {
+		body = null;
+	}
+	logRequest(req, raw.toString('utf8'), body);
+	if (!openaiAuth(req, res))
+		return;
+	if (body === null || typeof body !== 'object' || Array.isArray(body) ||
+	    typeof body.model !== 'string' || !Array.isArray(body.messages) ||
+	    body.messages.length === 0)
+		return compatError(res, dialect, 400, 'mock-source: model and messages are required');
+	if (compatReject(res, dialect, body) !== null)
+		return;
+	const d = DIALECTS[dialect];
+	const sw = parseSwitches(openaiLastUserText(body));
+	const delay = intSwitch(sw.opts, 'delay', 0);
+	if (delay > 0)
+		await sleep(delay);
+	const status = intSwitch(sw.opts, 'status', 0);
+	if (status >= 400)
+		return compatError(res, dialect, status, 'mock-source(' + dialect + '): status ' +
+		    String(status) + ' requested');
+	const answer = openaiAnswer(body, sw);
+	if (answer.kind === 'tool' && d.toolId)
+		answer.call.id = d.toolId(state.seq);
+	const reasoning = d.thinking(body) ? 'Thinking about: ' + sw.text : '';
+	if (body.stream !== true) {
+		compatComplete(res, dialect, body, answer, reasoning);
+		return;
+	}
+	const events = compatEvents(dialect, body, sw, answer, reasoning);
+	res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8',
+	    'cache-control': 'no-cache' });
+	if (res.socket)
+		res.socket.setNoDelay(true);
+	res.flushHeaders();
+	const chunkDelay = intSwitch(sw.opts, 'chunk_delay', 0);
+	for (const e of events) {
+		if (gone(res))
+			return;
+		if (!(await write(res, e)))
+			return;
+		if (chunkDelay > 0)
+			await sleep(chunkDelay);
+	}
+	state.streams_completed++;
+	res.end();
+}
+
+/* The dialect of a path /<dialect>/v1/<rest>, or null. */
+function pathDialect(path, rest) {
+	const m = /^\/([a-z]+)\/v1\/(.+)$/.exec(path);
+	return m && DIALECTS[m[1]] !== undefined && m[2] === rest ? m[1] : null;
+}
+
+/* ------------------------------------------------------------------ *
  * Control endpoints
  * ------------------------------------------------------------------ */
 
@@ -628,6 +1072,14 @@ const ROUTES = [
 	{ method: 'POST', path: '/v1/chat/completions', handler: openaiChat, body: true },
 	{ method: 'GET', path: '/v1/models', handler: openaiModels },
 	{ method: 'GET', prefix: '/v1/models/', handler: openaiModel },
+	{ method: 'POST', path: '/v1/embeddings', handler: (q, r, raw) =>
+	    embeddingsHandler(q, r, raw, null) },
+	{ method: 'POST', prefix: '/', match: (p) => pathDialect(p, 'chat/completions') !== null,
+	    handler: (q, r, raw) => compatChat(q, r, raw, pathDialect(q.url.split('?')[0],
+	    'chat/completions')) },
+	{ method: 'POST', prefix: '/', match: (p) => pathDialect(p, 'embeddings') !== null,
+	    handler: (q, r, raw) => embeddingsHandler(q, r, raw, pathDialect(q.url.split('?')[0],
+	    'embeddings')) },
 	{ method: 'GET', path: '/_mock/requests', handler: controlRequests },
 	{ method: 'DELETE', path: '/_mock/requests', handler: controlClear },
 	{ method: 'GET', path: '/_mock/stats', handler: controlStats },
@@ -755,5 +1207,6 @@ if (require.main === module) {
 	process.on('SIGINT', () => process.exit(0));
 }
 
-module.exports = { createMockSource, parseSwitches, countTokens, splitEven,
+module.exports = { createMockSource, parseSwitches, countTokens, splitEven, mockVector,
+    vectorBase64, mistralId,
     openaiLastUserText, openaiPromptTokens, openaiAnswer, openaiUsage, maskKey };

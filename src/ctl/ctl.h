@@ -43,6 +43,7 @@ struct ctl_group {
 /* One per cmd-*.c file. */
 extern const struct ctl_group ctl_group_key;
 extern const struct ctl_group ctl_group_policy;
+extern const struct ctl_group ctl_group_models;
 
 /* The config, loaded once; NULL after printing FILE:LINE: message. */
 const struct config *ctl_config(struct ctl *);

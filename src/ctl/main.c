@@ -29,6 +29,7 @@
 static const struct ctl_group *groups[] = {
 	&ctl_group_key,
 	&ctl_group_policy,
+	&ctl_group_models,
 };
 
 static const struct option global_options[] = {

@@ -2,9 +2,11 @@
  * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
  *
  * The OpenAI wire format, spoken by OpenAI and every OpenAI-compatible
- * source.  Requests pass through with every field the client sent except
- * the model name (the source's own) and stream_options (we always ask for
- * the usage chunk, and hide it from clients that did not ask).
+ * source.  OpenAI itself gets the client's body as it came (the model
+ * renamed, max_tokens spelt max_completion_tokens, our usage request);
+ * the compatible sources get what their dialect accepts, and their
+ * answers, chunks, usage and errors are brought back to OpenAI's shapes
+ * (wire-formats.md section 7).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,101 @@
 #include "crypto.h"
 #include "json.h"
 #include "providers/provider.h"
+
+/*
+ * What sets a dialect apart from OpenAI: D_FAITHFUL, OpenAI itself (the
+ * client's body, every field); D_USAGE_ALWAYS, stream usage comes unasked
+ * (never send stream_options); D_ALLOWLIST, a body built from an
+ * allow-list (Mistral); D_FLAGGED_403, a 403 is moderation of the input,
+ * not our key; D_ENDPOINT_IDS, the model may be an endpoint id ("ep-...").
+ */
+#define D_FAITHFUL	0x01
+#define D_USAGE_ALWAYS	0x02
+#define D_ALLOWLIST	0x04
+#define D_FLAGGED_403	0x08
+#define D_ENDPOINT_IDS	0x10
+
+struct dialect {
+	enum provider_dialect	 id;
+	unsigned		 flags;
+};
+
+static const struct dialect dialects[] = {
+	{ DIALECT_OPENAI,	D_FAITHFUL },
+	{ DIALECT_DEEPSEEK,	0 },
+	{ DIALECT_MOONSHOT,	0 },
+	{ DIALECT_DASHSCOPE,	0 },
+	{ DIALECT_ARK,		D_ENDPOINT_IDS },
+	{ DIALECT_OPENROUTER,	D_USAGE_ALWAYS | D_FLAGGED_403 },
+	{ DIALECT_MISTRAL,	D_USAGE_ALWAYS | D_ALLOWLIST },
+	{ DIALECT_GENERIC,	0 },
+};
+
+/* Finish reasons of compatible sources, in OpenAI's words. */
+static const struct {
+	const char	*from;
+	const char	*to;		/* NULL: the answer failed */
+} finish_map[] = {
+	{ "model_length",	"length" },	/* Mistral */
+	{ "tool_call",		"tool_calls" },
+	{ "eos",		"stop" },
+	{ "error",		NULL },		/* OpenRouter, Mistral */
+	{ "insufficient_system_resource", NULL },	/* DeepSeek */
+};
+
+#define OA_CHOICES	8	/* choices whose tool-call indexes we track */
+
+/* Per-call state (ctx->state). */
+struct oa_state {
+	const struct dialect	*d;
+	int			 b64;		/* embeddings: we encode base64 */
+	/* a stream: what the synthesised usage chunk repeats */
+	char			 id[160];	/* raw JSON values */
+	char			 created[32];
+	char			 model[288];
+	int			 next_tool[OA_CHOICES];
+	int			 last_tool[OA_CHOICES];
+};
+
+/* The dialect of a provider (OpenAI's for anything unknown). */
+static const struct dialect *
+dialect_of(const struct provider_conf *p)
+{
+	size_t i;
+
+	for (i = 0; i < NM_NELEM(dialects); i++)
+		if (dialects[i].id == p->dialect)
+			return &dialects[i];
+	return &dialects[0];
+}
+
+/* The call's state, made on first use; NULL on OOM. */
+static struct oa_state *
+state_of(struct prov_ctx *ctx)
+{
+	struct oa_state *st = ctx->state;
+	int i;
+
+	if (st != NULL)
+		return st;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return NULL;
+	st->d = dialect_of(ctx->prov);
+	for (i = 0; i < OA_CHOICES; i++)
+		st->last_tool[i] = -1;
+	ctx->state = st;
+	return st;
+}
+
+/* Free the call's state. */
+static void
+openai_ctx_free(struct prov_ctx *ctx)
+{
+	free(ctx->state);
+	ctx->state = NULL;
+}
+
+/* --- small writers ----------------------------------------------------- */
 
 /* Append "Name: value" to a NULL-terminated header list. */
 static int
@@ -48,62 +145,503 @@ join_url(const char *base, const char *path)
 	return u;
 }
 
-/* Build POST {base}/chat/completions with the client's body, rewritten. */
+/* 1 if key token k is one of list. */
+static int
+key_in(const struct json *j, int k, const char *const *list)
+{
+	for (; list != NULL && *list != NULL; list++)
+		if (json_streq(j, k, *list))
+			return 1;
+	return 0;
+}
+
+/* Write "key": after *n members (with the comma). */
+static int
+put_key(struct buf *b, int *n, const char *key)
+{
+	int r = 0;
+
+	if ((*n)++ > 0)
+		r |= buf_appendc(b, ',');
+	r |= json_write_cstr(b, key);
+	r |= buf_appendc(b, ':');
+	return r;
+}
+
+/* Write the members of obj not in omit, after *n members. */
+static int
+put_members(struct buf *b, const struct json *j, int obj,
+    const char *const *omit, int *n)
+{
+	int k, m, r = 0;
+
+	for (k = obj + 1, m = 0; m < json_size(j, obj); m++,
+	    k = json_skip(j, k + 1)) {
+		if (key_in(j, k, omit))
+			continue;
+		if ((*n)++ > 0)
+			r |= buf_appendc(b, ',');
+		r |= json_write_raw(b, j, k);
+		r |= buf_appendc(b, ':');
+		r |= json_write_raw(b, j, k + 1);
+	}
+	return r;
+}
+
+/* The usage object we hand clients, from what any dialect reported. */
+static int
+put_usage(struct buf *b, const struct usage *u)
+{
+	return buf_appendf(b, "{\"prompt_tokens\":%lld,\"completion_tokens\":"
+	    "%lld,\"total_tokens\":%lld,\"prompt_tokens_details\":"
+	    "{\"cached_tokens\":%lld},\"completion_tokens_details\":"
+	    "{\"reasoning_tokens\":%lld}}", (long long)u->prompt_tokens,
+	    (long long)u->completion_tokens, (long long)u->total_tokens,
+	    (long long)u->cached_tokens, (long long)u->reasoning_tokens);
+}
+
+/* URL, Authorization, Content-Type, Accept. */
+static int
+put_call(struct prov_ctx *ctx, struct upstream_req *ur, const char *path,
+    int stream)
+{
+	const struct provider_conf *p = ctx->prov;
+	struct buf auth;
+	size_t nh = 0;
+	int r = 0;
+
+	buf_init(&auth, 0);
+	if ((ur->url = join_url(p->base_url, path)) == NULL)
+		r = -1;
+	if (p->api_key != NULL) {
+		r |= buf_appendf(&auth, "Bearer %s", p->api_key);
+		if (r == 0)
+			r |= add_header(&ur->headers, &nh, "Authorization",
+			    auth.data);
+	}
+	r |= add_header(&ur->headers, &nh, "Content-Type", "application/json");
+	r |= add_header(&ur->headers, &nh, "Accept", stream ?
+	    "text/event-stream" : "application/json");
+	if (auth.data != NULL)
+		crypto_cleanse(auth.data, auth.len);
+	buf_free(&auth);
+	return r;
+}
+
+/* The model name the source knows. */
+static const char *
+upstream_name(const struct prov_ctx *ctx)
+{
+	return ctx->model->upstream_model != NULL ?
+	    ctx->model->upstream_model : ctx->model->id;
+}
+
+/* --- requests: OpenAI -------------------------------------------------- */
+
+/*
+ * OpenAI: every field the client sent, with the source's model name,
+ * max_tokens spelt max_completion_tokens (reasoning models refuse the
+ * old name), and include_usage when we want the usage of a stream.
+ */
+static int
+encode_faithful(struct prov_ctx *ctx, const struct json *j, struct buf *b)
+{
+	static const char *const omit[] = { "model", "stream_options",
+	    "max_tokens", NULL };
+	static const char *const omit_iu[] = { "include_usage", NULL };
+	int n = 0, n2 = 0, so, mt, r = 0;
+
+	r |= buf_appendc(b, '{');
+	r |= put_members(b, j, 0, omit, &n);
+	r |= put_key(b, &n, "model");
+	r |= json_write_cstr(b, upstream_name(ctx));
+	if ((mt = json_get(j, 0, "max_tokens")) >= 0) {
+		r |= put_key(b, &n, json_get(j, 0, "max_completion_tokens") < 0 ?
+		    "max_completion_tokens" : "max_tokens");
+		r |= json_write_raw(b, j, mt);
+	}
+	so = json_get(j, 0, "stream_options");
+	if (ctx->asked_usage) {
+		r |= put_key(b, &n, "stream_options");
+		r |= buf_appendc(b, '{');
+		if (so >= 0 && json_type(j, so) == JSON_OBJECT)
+			r |= put_members(b, j, so, omit_iu, &n2);
+		r |= put_key(b, &n2, "include_usage");
+		r |= buf_appends(b, "true}");
+	} else if (so >= 0) {
+		r |= put_key(b, &n, "stream_options");
+		r |= json_write_raw(b, j, so);
+	}
+	r |= buf_appendc(b, '}');
+	return r;
+}
+
+/* --- requests: compatible sources -------------------------------------- */
+
+/* The max tokens asked for (max_completion_tokens first), or -1. */
+static int
+max_tokens_of(const struct json *j)
+{
+	int t;
+
+	if ((t = json_get(j, 0, "max_completion_tokens")) >= 0 &&
+	    json_type(j, t) != JSON_NULL)
+		return t;
+	if ((t = json_get(j, 0, "max_tokens")) >= 0 &&
+	    json_type(j, t) != JSON_NULL)
+		return t;
+	return -1;
+}
+
+/* messages with developer turned into system (the others know only system). */
+static int
+put_messages_compat(struct buf *b, const struct json *j, int msgs)
+{
+	static const char *const omit_role[] = { "role", NULL };
+	int i, m, role, n, r = 0;
+
+	r |= buf_appendc(b, '[');
+	for (i = 0, m = msgs + 1; i < json_size(j, msgs); i++,
+	    m = json_skip(j, m)) {
+		if (i > 0)
+			r |= buf_appendc(b, ',');
+		if ((role = json_get(j, m, "role")) < 0 ||
+		    !json_streq(j, role, "developer")) {
+			r |= json_write_raw(b, j, m);
+			continue;
+		}
+		n = 0;
+		r |= buf_appendc(b, '{');
+		r |= put_key(b, &n, "role");
+		r |= buf_appends(b, "\"system\"");
+		r |= put_members(b, j, m, omit_role, &n);
+		r |= buf_appendc(b, '}');
+	}
+	r |= buf_appendc(b, ']');
+	return r;
+}
+
+/*
+ * DeepSeek, Moonshot, DashScope, Ark, OpenRouter, generic servers: the
+ * client's fields (reasoning_content, enable_thinking and other extras
+ * included) minus OpenAI-only ones, developer as system, max_tokens.
+ */
+static int
+encode_compat(struct prov_ctx *ctx, const struct json *j, struct buf *b)
+{
+	/* OpenAI-only fields (store ... prediction) never leave for others. */
+	static const char *const omit[] = { "model", "messages", "max_tokens",
+	    "max_completion_tokens", "stream_options", "store", "metadata",
+	    "service_tier", "prediction", NULL };
+	int n = 0, mt, msgs, r = 0;
+
+	r |= buf_appendc(b, '{');
+	r |= put_key(b, &n, "model");
+	r |= json_write_cstr(b, upstream_name(ctx));
+	if ((msgs = json_get(j, 0, "messages")) >= 0) {
+		r |= put_key(b, &n, "messages");
+		r |= put_messages_compat(b, j, msgs);
+	}
+	r |= put_members(b, j, 0, omit, &n);
+	if ((mt = max_tokens_of(j)) >= 0) {
+		r |= put_key(b, &n, "max_tokens");
+		r |= json_write_raw(b, j, mt);
+	}
+	if (ctx->stream && !(dialect_of(ctx->prov)->flags & D_USAGE_ALWAYS) &&
+	    (ctx->asked_usage || ctx->client_usage)) {
+		r |= put_key(b, &n, "stream_options");
+		r |= buf_appends(b, "{\"include_usage\":true}");
+	}
+	r |= buf_appendc(b, '}');
+	return r;
+}
+
+/* --- requests: Mistral ------------------------------------------------- */
+
+/*
+ * A tool-call id Mistral accepts: exactly 9 of [a-zA-Z0-9].  One that
+ * already is stays; any other is hashed, so the assistant turn and its
+ * tool results get the same new id on every request.
+ */
+static void
+tool_id9(const char *id, size_t len, char out[10])
+{
+	static const char digits[] =
+	    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	unsigned char h[CRYPTO_SHA256_LEN];
+	size_t i;
+	int ok = len == 9;
+
+	for (i = 0; ok && i < len; i++)
+		if (strchr(digits, id[i]) == NULL || id[i] == '\0')
+			ok = 0;
+	if (ok) {
+		memcpy(out, id, 9);
+		out[9] = '\0';
+		return;
+	}
+	crypto_sha256(id, len, h);
+	for (i = 0; i < 9; i++)
+		out[i] = digits[h[i] % 62];
+	out[9] = '\0';
+}
+
+/* Write string token t as a Mistral tool-call id. */
+static int
+put_tool_id(struct buf *b, const struct json *j, int t)
+{
+	char id9[10], *s;
+	size_t len;
+
+	if (json_type(j, t) != JSON_STRING)
+		return json_write_raw(b, j, t);
+	if ((s = json_strdup(j, t, &len)) == NULL)
+		return -1;
+	tool_id9(s, len, id9);
+	free(s);
+	return json_write_cstr(b, id9);
+}
+
+/* Which message members Mistral takes, by role. */
+static const struct {
+	const char	*role;
+	const char	*send_as;
+	const char	*keys[4];
+} mistral_roles[] = {
+	{ "system",	"system",	{ "content", NULL } },
+	{ "developer",	"system",	{ "content", NULL } },
+	{ "user",	"user",		{ "content", NULL } },
+	{ "assistant",	"assistant",
+	    { "content", "tool_calls", "prefix", NULL } },
+	{ "tool",	"tool",
+	    { "content", "tool_call_id", "name", NULL } },
+};
+
+/* An assistant's tool_calls with their ids made Mistral's. */
+static int
+put_tool_calls9(struct buf *b, const struct json *j, int tc)
+{
+	static const char *const omit[] = { "id", "index", NULL };
+	int i, c, id, n, r = 0;
+
+	if (json_type(j, tc) != JSON_ARRAY)
+		return json_write_raw(b, j, tc);
+	r |= buf_appendc(b, '[');
+	for (i = 0, c = tc + 1; i < json_size(j, tc); i++, c = json_skip(j, c)) {
+		if (i > 0)
+			r |= buf_appendc(b, ',');
+		if (json_type(j, c) != JSON_OBJECT) {
+			r |= json_write_raw(b, j, c);
+			continue;
+		}
+		n = 0;
+		r |= buf_appendc(b, '{');
+		if ((id = json_get(j, c, "id")) >= 0) {
+			r |= put_key(b, &n, "id");
+			r |= put_tool_id(b, j, id);
+		}
+		r |= put_members(b, j, c, omit, &n);
+		r |= buf_appendc(b, '}');
+	}
+	r |= buf_appendc(b, ']');
+	return r;
+}
+
+/* messages for Mistral: allowed members only, ids rewritten.  -1 + err. */
+static int
+put_messages_mistral(struct prov_ctx *ctx, struct buf *b, const struct json *j,
+    int msgs, struct errinfo *err)
+{
+	size_t x;
+	int i, m, role, k, kk, n, r = 0;
+	const char *const *keys;
+
+	r |= buf_appendc(b, '[');
+	for (i = 0, m = msgs + 1; i < json_size(j, msgs); i++,
+	    m = json_skip(j, m)) {
+		role = json_get(j, m, "role");
+		for (x = 0; x < NM_NELEM(mistral_roles); x++)
+			if (role >= 0 && json_streq(j, role, mistral_roles[x].role))
+				break;
+		if (x == NM_NELEM(mistral_roles)) {
+			provider_err(err, 400, "invalid_request_error",
+			    "unsupported_parameter", "The model '%s' does not "
+			    "accept messages[%d]'s role (its source speaks the "
+			    "Mistral API).", ctx->model->id, i);
+			snprintf(err->param, sizeof(err->param),
+			    "messages[%d].role", i);
+			return -1;
+		}
+		if (i > 0)
+			r |= buf_appendc(b, ',');
+		n = 0;
+		r |= buf_appendc(b, '{');
+		r |= put_key(b, &n, "role");
+		r |= json_write_cstr(b, mistral_roles[x].send_as);
+		keys = mistral_roles[x].keys;
+		for (k = m + 1, kk = 0; kk < json_size(j, m); kk++,
+		    k = json_skip(j, k + 1)) {
+			if (!key_in(j, k, keys))
+				continue;
+			if ((n++) > 0)
+				r |= buf_appendc(b, ',');
+			r |= json_write_raw(b, j, k);
+			r |= buf_appendc(b, ':');
+			if (json_streq(j, k, "tool_calls"))
+				r |= put_tool_calls9(b, j, k + 1);
+			else if (json_streq(j, k, "tool_call_id"))
+				r |= put_tool_id(b, j, k + 1);
+			else
+				r |= json_write_raw(b, j, k + 1);
+		}
+		r |= buf_appendc(b, '}');
+	}
+	r |= buf_appendc(b, ']');
+	return r;
+}
+
+/* What Mistral gets of each top-level field of a chat request. */
+enum mact { M_PASS, M_DROP, M_MAXTOK, M_SEED, M_FALSEONLY };
+
+static const struct {
+	const char	*key;
+	enum mact	 act;
+} mistral_fields[] = {
+	{ "model", M_DROP }, { "messages", M_DROP },	/* written apart */
+	{ "temperature", M_PASS }, { "top_p", M_PASS }, { "stream", M_PASS },
+	{ "stop", M_PASS }, { "random_seed", M_PASS },
+	{ "response_format", M_PASS }, { "tools", M_PASS },
+	{ "tool_choice", M_PASS }, { "presence_penalty", M_PASS },
+	{ "frequency_penalty", M_PASS }, { "n", M_PASS },
+	{ "parallel_tool_calls", M_PASS }, { "safe_prompt", M_PASS },
+	{ "prompt_mode", M_PASS },
+	{ "max_tokens", M_MAXTOK }, { "max_completion_tokens", M_MAXTOK },
+	{ "seed", M_SEED },
+	/* Cannot change the answer: left out quietly. */
+	{ "user", M_DROP }, { "metadata", M_DROP }, { "store", M_DROP },
+	{ "service_tier", M_DROP }, { "stream_options", M_DROP },
+	{ "safety_identifier", M_DROP }, { "prompt_cache_key", M_DROP },
+	{ "logprobs", M_FALSEONLY },
+};
+
+/*
+ * Mistral refuses unknown fields with 422, so its body is built from an
+ * allow-list; a field that would change the answer and has no Mistral
+ * form is a 400 naming it, never a silent drop.
+ */
+static int
+encode_mistral(struct prov_ctx *ctx, const struct json *j, struct buf *b,
+    struct errinfo *err)
+{
+	size_t x;
+	int k, m, n = 0, mt, msgs, v, r = 0;
+	char key[64];
+
+	r |= buf_appendc(b, '{');
+	r |= put_key(b, &n, "model");
+	r |= json_write_cstr(b, upstream_name(ctx));
+	if ((msgs = json_get(j, 0, "messages")) >= 0) {
+		r |= put_key(b, &n, "messages");
+		if (put_messages_mistral(ctx, b, j, msgs, err) != 0)
+			return -2;
+	}
+	for (k = 1, m = 0; m < json_size(j, 0); m++, k = json_skip(j, k + 1)) {
+		for (x = 0; x < NM_NELEM(mistral_fields); x++)
+			if (json_streq(j, k, mistral_fields[x].key))
+				break;
+		v = 0;
+		if (x < NM_NELEM(mistral_fields) &&
+		    mistral_fields[x].act == M_FALSEONLY &&
+		    (json_type(j, k + 1) == JSON_NULL ||
+		    (json_bool(j, k + 1, &v) == 0 && v == 0)))
+			continue;
+		if (x == NM_NELEM(mistral_fields) ||
+		    mistral_fields[x].act == M_FALSEONLY) {
+			if (json_strcpy(j, k, key, sizeof(key)) != 0)
+				snprintf(key, sizeof(key), "(a long name)");
+			provider_err(err, 400, "invalid_request_error",
+			    "unsupported_parameter", "The model '%s' does not "
+			    "support the parameter '%s' (its source speaks the "
+			    "Mistral API).", ctx->model->id, key);
+			snprintf(err->param, sizeof(err->param), "%s", key);
+			return -2;
+		}
+		switch (mistral_fields[x].act) {
+		case M_PASS:
+			if ((n++) > 0)
+				r |= buf_appendc(b, ',');
+			r |= json_write_raw(b, j, k);
+			r |= buf_appendc(b, ':');
+			r |= json_write_raw(b, j, k + 1);
+			break;
+		case M_SEED:
+			if (json_get(j, 0, "random_seed") >= 0)
+				break;
+			r |= put_key(b, &n, "random_seed");
+			r |= json_write_raw(b, j, k + 1);
+			break;
+		default:
+			break;
+		}
+	}
+	if ((mt = max_tokens_of(j)) >= 0) {
+		r |= put_key(b, &n, "max_tokens");
+		r |= json_write_raw(b, j, mt);
+	}
+	r |= buf_appendc(b, '}');
+	return r;
+}
+
+/* Build POST {base}/chat/completions in the source's dialect. */
 static int
 openai_chat_encode(struct prov_ctx *ctx, const struct json *j,
     struct upstream_req *ur, struct errinfo *err)
 {
-	static const char *const omit_plain[] = { "model", NULL };
-	static const char *const omit_usage[] = { "model", "stream_options", NULL };
-	static const char *const omit_iu[] = { "include_usage", NULL };
-	const struct provider_conf *p = ctx->prov;
-	const char *up = ctx->model->upstream_model != NULL ?
-	    ctx->model->upstream_model : ctx->model->id;
-	struct buf b, auth;
-	size_t nh = 0, blen;
-	int nw = 0, nw2 = 0, so, r = 0;
+	struct oa_state *st;
+	struct buf b;
+	size_t blen;
+	int r;
 
-	ctx->asked_usage = ctx->stream && p->stream_usage;
+	if ((st = state_of(ctx)) == NULL) {
+		provider_err(err, 500, "server_error", NULL, "out of memory");
+		return -1;
+	}
 	buf_init(&b, 0);
-	buf_init(&auth, 0);
-	r |= json_write_object_except(&b, j, 0, ctx->asked_usage ? omit_usage :
-	    omit_plain, 1, &nw);
-	r |= buf_appends(&b, nw > 0 ? ",\"model\":" : "\"model\":");
-	r |= json_write_cstr(&b, up);
-	if (ctx->asked_usage) {
-		r |= buf_appends(&b, ",\"stream_options\":");
-		so = json_get(j, 0, "stream_options");
-		if (so >= 0 && json_type(j, so) == JSON_OBJECT) {
-			r |= json_write_object_except(&b, j, so, omit_iu, 1, &nw2);
-			if (nw2 > 0)
-				r |= buf_appendc(&b, ',');
-		} else
-			r |= buf_appendc(&b, '{');
-		r |= buf_appends(&b, "\"include_usage\":true}");
+	if (st->d->flags & D_FAITHFUL) {
+		ctx->asked_usage = ctx->stream && ctx->prov->stream_usage;
+		r = encode_faithful(ctx, j, &b);
+	} else if (st->d->flags & D_ALLOWLIST) {
+		ctx->asked_usage = ctx->stream;
+		r = encode_mistral(ctx, j, &b, err);
+	} else {
+		ctx->asked_usage = ctx->stream && ((st->d->flags &
+		    D_USAGE_ALWAYS) || ctx->prov->stream_usage);
+		r = encode_compat(ctx, j, &b);
 	}
-	r |= buf_appendc(&b, '}');
-	r |= buf_appendf(&auth, "Bearer %s", p->api_key);
-	if (r == 0 && (ur->url = join_url(p->base_url, "/chat/completions")) == NULL)
-		r = -1;
-	if (r == 0) {
-		r |= add_header(&ur->headers, &nh, "Authorization", auth.data);
-		r |= add_header(&ur->headers, &nh, "Content-Type",
-		    "application/json");
-		r |= add_header(&ur->headers, &nh, "Accept", ctx->stream ?
-		    "text/event-stream" : "application/json");
-	}
-	if (auth.data != NULL)
-		crypto_cleanse(auth.data, auth.len);
-	buf_free(&auth);
+	if (r == 0)
+		r = put_call(ctx, ur, "/chat/completions", ctx->stream);
 	if (r != 0) {
 		buf_free(&b);
-		provider_err(err, 500, "server_error", NULL, "out of memory");
+		if (r != -2)
+			provider_err(err, 500, "server_error", NULL,
+			    "out of memory");
 		return -1;
 	}
 	ur->body = buf_steal(&b, &blen);
 	ur->body_len = blen;
 	return 0;
 }
+
+/* --- errors ------------------------------------------------------------ */
+
+/* A source's error, whatever its shape. */
+struct srcerr {
+	char	msg[400];
+	char	type[48];
+	char	code[48];	/* a string code */
+	char	param[64];
+	long	ncode;		/* a numeric code (OpenRouter), else 0 */
+};
 
 /* Copy a string member of obj into out, if there is one. */
 static void
@@ -118,24 +656,66 @@ member_str(const struct json *j, int obj, const char *key, char *out,
 }
 
 /*
- * The error object of a source's body: OpenAI/OpenRouter nest it under
- * "error", Mistral does not.  Message, type and code go to err.
+ * FastAPI-style validation details (Mistral's 422): [{"loc":["body",
+ * "stream_options"],"msg":"Extra inputs are not permitted"}] ->
+ * "body.stream_options: Extra inputs are not permitted".
  */
-struct srcerr {
-	char	msg[400];
-	char	type[48];
-	char	code[48];
-	char	param[64];
-};
+static void
+detail_msg(const struct json *j, int d, char *out, size_t outlen)
+{
+	char part[128];
+	const char *p;
+	size_t len, nl;
+	int e, loc, x, i;
 
+	if (json_type(j, d) == JSON_STRING) {
+		json_strcpy(j, d, out, outlen);
+		return;
+	}
+	if (json_type(j, d) != JSON_ARRAY || json_size(j, d) == 0 ||
+	    json_type(j, e = d + 1) != JSON_OBJECT)
+		return;
+	out[0] = '\0';
+	if ((loc = json_get(j, e, "loc")) >= 0 &&
+	    json_type(j, loc) == JSON_ARRAY) {
+		for (i = 0, x = loc + 1; i < json_size(j, loc); i++,
+		    x = json_skip(j, x)) {
+			part[0] = '\0';
+			if (json_type(j, x) == JSON_STRING)
+				json_strcpy(j, x, part, sizeof(part));
+			else if (json_type(j, x) == JSON_NUMBER) {
+				p = json_ptr(j, x, &nl);
+				snprintf(part, sizeof(part), "%.*s",
+				    (int)NM_MIN(nl, 20), p);
+			}
+			len = strlen(out);
+			snprintf(out + len, outlen - len, "%s%s",
+			    i > 0 ? "." : "", part);
+		}
+		len = strlen(out);
+		snprintf(out + len, outlen - len, ": ");
+	}
+	part[0] = '\0';
+	member_str(j, e, "msg", part, sizeof(part));
+	len = strlen(out);
+	snprintf(out + len, outlen - len, "%s", part);
+}
+
+/*
+ * The error of a source's body: nested under "error" (OpenAI, OpenRouter
+ * with a numeric code, DeepSeek, ...), flat (Mistral, DashScope native),
+ * a message that is itself an object of details (Mistral 422), or a bare
+ * FastAPI "detail".  Messages are scrubbed of keys.
+ */
 static void
 read_error(struct prov_ctx *ctx, const char *body, size_t len,
     struct srcerr *se)
 {
 	struct json j;
 	char e[128];
-	int o, t;
+	int o, t, m;
 	size_t n;
+	const char *p;
 
 	memset(se, 0, sizeof(*se));
 	memset(&j, 0, sizeof(j));
@@ -144,17 +724,29 @@ read_error(struct prov_ctx *ctx, const char *body, size_t len,
 	    json_type(&j, 0) != JSON_OBJECT)
 		goto out;
 	o = json_get(&j, 0, "error");
+	if (o >= 0 && json_type(&j, o) == JSON_STRING) {
+		json_strcpy(&j, o, se->msg, sizeof(se->msg));
+		goto out;
+	}
 	if (o < 0 || json_type(&j, o) != JSON_OBJECT)
 		o = 0;
-	member_str(&j, o, "message", se->msg, sizeof(se->msg));
+	m = json_get(&j, o, "message");
+	if (m >= 0 && json_type(&j, m) == JSON_STRING)
+		json_strcpy(&j, m, se->msg, sizeof(se->msg));
+	else if (m >= 0 && json_type(&j, m) == JSON_OBJECT &&
+	    (t = json_get(&j, m, "detail")) >= 0)
+		detail_msg(&j, t, se->msg, sizeof(se->msg));
+	else if ((t = json_get(&j, o, "detail")) >= 0)
+		detail_msg(&j, t, se->msg, sizeof(se->msg));
 	member_str(&j, o, "type", se->type, sizeof(se->type));
 	member_str(&j, o, "code", se->code, sizeof(se->code));
 	member_str(&j, o, "param", se->param, sizeof(se->param));
-	if (se->code[0] == '\0' && (t = json_get(&j, o, "code")) >= 0 &&
+	if ((t = json_get(&j, o, "code")) >= 0 &&
 	    json_type(&j, t) == JSON_NUMBER) {
-		const char *p = json_ptr(&j, t, &n);
-		snprintf(se->code, sizeof(se->code), "%.*s",
-		    (int)NM_MIN(n, 20), p);
+		char num[24];
+		p = json_ptr(&j, t, &n);
+		snprintf(num, sizeof(num), "%.*s", (int)NM_MIN(n, 20), p);
+		se->ncode = strtol(num, NULL, 10);
 	}
 out:
 	json_free(&j);
@@ -167,6 +759,7 @@ static void
 openai_map_error(struct prov_ctx *ctx, long status, const char *body,
     size_t len, const char *retry_after, struct errinfo *err)
 {
+	const struct dialect *d = dialect_of(ctx->prov);
 	struct srcerr se;
 	const char *src = ctx->prov->name, *model = ctx->model->id;
 	const char *msg = se.msg, *code = se.code, *type = se.type;
@@ -177,6 +770,10 @@ openai_map_error(struct prov_ctx *ctx, long status, const char *body,
 		    code[0] ? code : NULL, "%s", msg[0] ? msg :
 		    "The source rejected the request as invalid.");
 		snprintf(err->param, sizeof(err->param), "%s", se.param);
+	} else if (status == 403 && (d->flags & D_FLAGGED_403)) {
+		provider_err(err, 400, "invalid_request_error",
+		    "content_filter", "The source '%s' refused the input for "
+		    "model '%s'%s%s", src, model, msg[0] ? ": " : ".", msg);
 	} else if (status == 401 || status == 403) {
 		provider_err(err, 502, "upstream_error", "upstream_auth_failed",
 		    "The source '%s' rejected the gateway's credentials for "
@@ -186,6 +783,11 @@ openai_map_error(struct prov_ctx *ctx, long status, const char *body,
 		provider_err(err, 502, "upstream_error", "upstream_quota",
 		    "The source '%s' refused the request for lack of credit.",
 		    src);
+	} else if (status == 404 && (d->flags & D_ENDPOINT_IDS)) {
+		provider_err(err, 502, "upstream_error", "upstream_error",
+		    "The source '%s' does not know model '%s' (check that "
+		    "endpoint or model id '%s' exists in this region).", src,
+		    model, upstream_name(ctx));
 	} else if (status == 404) {
 		provider_err(err, 502, "upstream_error", "upstream_error",
 		    "The source '%s' does not know model '%s'.", src, model);
@@ -207,16 +809,190 @@ openai_map_error(struct prov_ctx *ctx, long status, const char *body,
 	}
 }
 
-/* A whole answer: check it is a complete chat completion, then relay it. */
+/*
+ * An error that came inside a 2xx (a whole answer or a stream event):
+ * OpenRouter says which status it stands for in a numeric code.
+ */
+static void
+error_in_answer(struct prov_ctx *ctx, const char *body, size_t len,
+    int midstream, struct errinfo *err)
+{
+	struct srcerr se;
+
+	read_error(ctx, body, len, &se);
+	if (!midstream && se.ncode >= 400 && se.ncode <= 599 && se.ncode != 500) {
+		openai_map_error(ctx, se.ncode, body, len, NULL, err);
+		return;
+	}
+	provider_err(err, 502, "upstream_error", se.code[0] ? se.code :
+	    "upstream_error", "The source '%s' failed%s%s%s",
+	    ctx->prov->name, midstream ? " mid-stream" : "",
+	    se.msg[0] ? ": " : ".", se.msg);
+}
+
+/* --- answers ------------------------------------------------------------ */
+
+/* OpenAI's finish reason for a source's (token fr); NULL: it failed. */
+static int
+map_finish(const struct json *j, int fr, const char **to)
+{
+	size_t i;
+
+	*to = NULL;
+	if (fr < 0 || json_type(j, fr) != JSON_STRING)
+		return 0;
+	for (i = 0; i < NM_NELEM(finish_map); i++) {
+		if (json_streq(j, fr, finish_map[i].from)) {
+			*to = finish_map[i].to;
+			return finish_map[i].to != NULL ? 1 : -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A delta's tool_calls, each with an index: Moonshot has sent fragments
+ * without one.  A fragment with an id starts the next call; one without
+ * continues the last call started (several at once: by position).
+ */
+static int
+put_tool_deltas(struct oa_state *st, int ci, struct buf *b,
+    const struct json *j, int tc)
+{
+	static const char *const omit[] = { "index", NULL };
+	int i, c, ix, n, slot = ci >= 0 && ci < OA_CHOICES ? ci : -1, r = 0;
+	int64_t v;
+
+	r |= buf_appendc(b, '[');
+	for (i = 0, c = tc + 1; i < json_size(j, tc); i++, c = json_skip(j, c)) {
+		if (i > 0)
+			r |= buf_appendc(b, ',');
+		if (json_type(j, c) != JSON_OBJECT) {
+			r |= json_write_raw(b, j, c);
+			continue;
+		}
+		if ((ix = json_get(j, c, "index")) >= 0 &&
+		    json_int64(j, ix, &v) == 0 && v >= 0 && v < 1000000) {
+			if (slot >= 0) {
+				st->last_tool[slot] = (int)v;
+				if (st->next_tool[slot] <= (int)v)
+					st->next_tool[slot] = (int)v + 1;
+			}
+			r |= json_write_raw(b, j, c);
+			continue;
+		}
+		if (slot < 0)
+			v = i;
+		else if (json_get(j, c, "id") >= 0 || st->last_tool[slot] < 0) {
+			v = st->next_tool[slot]++;
+			st->last_tool[slot] = (int)v;
+		} else if (json_size(j, tc) > 1)
+			v = i;
+		else
+			v = st->last_tool[slot];
+		n = 0;
+		r |= buf_appendc(b, '{');
+		r |= put_key(b, &n, "index");
+		r |= buf_appendf(b, "%lld", (long long)v);
+		r |= put_members(b, j, c, omit, &n);
+		r |= buf_appendc(b, '}');
+	}
+	r |= buf_appendc(b, ']');
+	return r;
+}
+
+/*
+ * The choices of an answer or chunk, in OpenAI's terms: no usage inside
+ * (Moonshot), finish reasons mapped, tool-call deltas indexed.  -1 on
+ * OOM, -2 when a choice says the answer failed.
+ */
+static int
+put_choices(struct oa_state *st, struct buf *b, const struct json *j, int ch)
+{
+	static const char *const omit[] = { "usage", "finish_reason", "delta",
+	    NULL };
+	static const char *const omit_tc[] = { "tool_calls", NULL };
+	const char *to;
+	int i, c, fr, d, tc, idx, n, n2, f, r = 0;
+	int64_t v;
+
+	r |= buf_appendc(b, '[');
+	for (i = 0, c = ch + 1; i < json_size(j, ch); i++, c = json_skip(j, c)) {
+		if (i > 0)
+			r |= buf_appendc(b, ',');
+		if (json_type(j, c) != JSON_OBJECT) {
+			r |= json_write_raw(b, j, c);
+			continue;
+		}
+		n = 0;
+		r |= buf_appendc(b, '{');
+		r |= put_members(b, j, c, omit, &n);
+		idx = i;
+		if ((d = json_get(j, c, "index")) >= 0 &&
+		    json_int64(j, d, &v) == 0 && v >= 0 && v < OA_CHOICES)
+			idx = (int)v;
+		if ((d = json_get(j, c, "delta")) >= 0) {
+			r |= put_key(b, &n, "delta");
+			tc = json_type(j, d) == JSON_OBJECT ?
+			    json_get(j, d, "tool_calls") : -1;
+			if (tc < 0 || json_type(j, tc) != JSON_ARRAY)
+				r |= json_write_raw(b, j, d);
+			else {
+				n2 = 0;
+				r |= buf_appendc(b, '{');
+				r |= put_members(b, j, d, omit_tc, &n2);
+				r |= put_key(b, &n2, "tool_calls");
+				r |= put_tool_deltas(st, idx, b, j, tc);
+				r |= buf_appendc(b, '}');
+			}
+		}
+		if ((fr = json_get(j, c, "finish_reason")) >= 0) {
+			if ((f = map_finish(j, fr, &to)) < 0)
+				return -2;
+			r |= put_key(b, &n, "finish_reason");
+			r |= f > 0 ? json_write_cstr(b, to) :
+			    json_write_raw(b, j, fr);
+		}
+		r |= buf_appendc(b, '}');
+	}
+	r |= buf_appendc(b, ']');
+	return r ? -1 : 0;
+}
+
+/* Usage of a chunk or answer: top level, else inside the first choice. */
+static void
+take_usage(struct prov_ctx *ctx, const struct json *j, int ch)
+{
+	int u, c0;
+
+	u = json_get(j, 0, "usage");
+	if (u >= 0 && json_type(j, u) == JSON_OBJECT) {
+		provider_usage_openai(j, u, &ctx->usage);
+		return;
+	}
+	if (ch >= 0 && json_type(j, ch) == JSON_ARRAY && json_size(j, ch) > 0 &&
+	    json_type(j, c0 = ch + 1) == JSON_OBJECT &&
+	    (u = json_get(j, c0, "usage")) >= 0 &&
+	    json_type(j, u) == JSON_OBJECT)
+		provider_usage_openai(j, u, &ctx->usage);
+}
+
+/* A whole answer: check it is complete; relay it (OpenAI) or normalise it. */
 static int
 openai_chat_decode(struct prov_ctx *ctx, const char *body, size_t len,
     struct buf *out, int *passthrough, struct errinfo *err)
 {
+	static const char *const omit[] = { "usage", "choices", NULL };
+	struct oa_state *st;
 	struct json j;
 	char e[128];
-	int ch, c, fr, i, r = -1;
+	int ch, c, fr, i, n = 0, rr, r = -1;
 
 	memset(&j, 0, sizeof(j));
+	if ((st = state_of(ctx)) == NULL) {
+		provider_err(err, 500, "server_error", NULL, "out of memory");
+		goto out;
+	}
 	if (json_parse(&j, body != NULL ? body : "", len, &ctx->lim, e,
 	    sizeof(e)) != 0 || json_type(&j, 0) != JSON_OBJECT) {
 		provider_err(err, 502, "upstream_error", "upstream_error",
@@ -225,7 +1001,7 @@ openai_chat_decode(struct prov_ctx *ctx, const char *body, size_t len,
 		goto out;
 	}
 	if (json_get(&j, 0, "error") >= 0) {
-		openai_map_error(ctx, 502, body, len, NULL, err);
+		error_in_answer(ctx, body, len, 0, err);
 		goto out;
 	}
 	if (ctx->stream) {
@@ -251,35 +1027,224 @@ openai_chat_decode(struct prov_ctx *ctx, const char *body, size_t len,
 			goto out;
 		}
 	}
-	provider_usage_openai(&j, json_get(&j, 0, "usage"), &ctx->usage);
-	*passthrough = 1;
-	(void)out;
+	take_usage(ctx, &j, ch);
+	if (st->d->flags & D_FAITHFUL) {
+		*passthrough = 1;
+		r = 0;
+		goto out;
+	}
+	rr = buf_appendc(out, '{');
+	rr |= put_members(out, &j, 0, omit, &n);
+	rr |= put_key(out, &n, "choices");
+	if ((i = put_choices(st, out, &j, ch)) == -2) {
+		provider_err(err, 502, "upstream_error", "upstream_error",
+		    "The source '%s' failed while answering.", ctx->prov->name);
+		goto out;
+	}
+	rr |= i;
+	if (ctx->usage.have) {
+		rr |= put_key(out, &n, "usage");
+		rr |= put_usage(out, &ctx->usage);
+	}
+	rr |= buf_appendc(out, '}');
+	if (rr != 0) {
+		provider_err(err, 502, "upstream_error", "upstream_error",
+		    "The answer of source '%s' is larger than the gateway "
+		    "accepts.", ctx->prov->name);
+		goto out;
+	}
+	*passthrough = 0;
 	r = 0;
 out:
 	json_free(&j);
 	return r;
 }
 
-/* One event of a stream: record usage, hide what the client did not ask for. */
+/* --- streams ------------------------------------------------------------ */
+
+/* OpenAI: relay each chunk, hiding the usage the client did not ask for. */
+static int
+event_faithful(struct prov_ctx *ctx, const struct json *j,
+    const struct sse_event *ev, struct buf *out)
+{
+	static const char *const omit_usage[] = { "usage", NULL };
+	struct buf b;
+	int u, ch, nw, r = 0;
+
+	ch = json_get(j, 0, "choices");
+	take_usage(ctx, j, ch);
+	u = json_get(j, 0, "usage");
+	if (u >= 0 && ctx->asked_usage && !ctx->client_usage) {
+		/* The usage chunk itself: drop it.  Others: drop the key. */
+		if (json_type(j, u) == JSON_OBJECT && (ch < 0 ||
+		    json_type(j, ch) != JSON_ARRAY || json_size(j, ch) == 0))
+			return 0;
+		buf_init(&b, 0);
+		if (json_write_object_except(&b, j, 0, omit_usage, 0, &nw) != 0 ||
+		    sse_write_data(out, b.data, b.len) != 0)
+			r = -1;
+		buf_free(&b);
+		return r;
+	}
+	return sse_write_data(out, ev->data, ev->data_len);
+}
+
+/* Remember raw value t (id, created, model) for the usage chunk. */
+static void
+remember(const struct json *j, int t, char *out, size_t outlen)
+{
+	const char *p;
+	size_t n;
+
+	if (t < 0 || json_type(j, t) == JSON_OBJECT ||
+	    json_type(j, t) == JSON_ARRAY)
+		return;
+	p = json_raw(j, t, &n);
+	if (n < outlen) {
+		memcpy(out, p, n);
+		out[n] = '\0';
+	}
+}
+
+/*
+ * 1 if a chunk's choices say nothing: empty deltas, no finish reason
+ * (OpenRouter sends its usage in one after the finish).
+ */
+static int
+empty_choices(const struct json *j, int ch)
+{
+	int i, c, d, k, m, fr;
+
+	for (i = 0, c = ch + 1; i < json_size(j, ch); i++, c = json_skip(j, c)) {
+		if (json_type(j, c) != JSON_OBJECT)
+			return 0;
+		if ((fr = json_get(j, c, "finish_reason")) >= 0 &&
+		    json_type(j, fr) != JSON_NULL)
+			return 0;
+		if ((d = json_get(j, c, "delta")) < 0)
+			continue;
+		if (json_type(j, d) != JSON_OBJECT)
+			return 0;
+		for (k = d + 1, m = 0; m < json_size(j, d); m++,
+		    k = json_skip(j, k + 1)) {
+			if (json_streq(j, k, "role") ||
+			    json_type(j, k + 1) == JSON_NULL)
+				continue;
+			if (json_streq(j, k, "content") &&
+			    json_streq(j, k + 1, ""))
+				continue;
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/*
+ * Compatible sources: chunks with choices go on (usage taken out), the
+ * usage-only ones are dropped, and the usage, wherever it came, is sent
+ * in OpenAI's own final chunk before [DONE] when the client asked.
+ */
+static int
+event_compat(struct prov_ctx *ctx, struct oa_state *st, const struct json *j,
+    struct buf *out, struct errinfo *err)
+{
+	static const char *const omit[] = { "usage", "choices", NULL };
+	struct buf b;
+	int ch, n = 0, rr, r = -1;
+
+	ch = json_get(j, 0, "choices");
+	take_usage(ctx, j, ch);
+	remember(j, json_get(j, 0, "id"), st->id, sizeof(st->id));
+	remember(j, json_get(j, 0, "created"), st->created, sizeof(st->created));
+	remember(j, json_get(j, 0, "model"), st->model, sizeof(st->model));
+	if (ch < 0 || json_type(j, ch) != JSON_ARRAY || json_size(j, ch) == 0)
+		return 0;
+	if (json_get(j, 0, "usage") >= 0 && empty_choices(j, ch))
+		return 0;
+	buf_init(&b, 0);
+	rr = buf_appendc(&b, '{');
+	rr |= put_members(&b, j, 0, omit, &n);
+	rr |= put_key(&b, &n, "choices");
+	if ((r = put_choices(st, &b, j, ch)) == -2) {
+		provider_err(err, 502, "upstream_error", "upstream_error",
+		    "The source '%s' failed mid-stream.", ctx->prov->name);
+		r = -1;
+		goto out;
+	}
+	rr |= r;
+	rr |= buf_appendc(&b, '}');
+	r = -1;
+	if (rr == 0 && sse_write_data(out, b.data, b.len) == 0)
+		r = 0;
+	else
+		provider_err(err, 502, "upstream_error", "upstream_error",
+		    "The stream of source '%s' is larger than the gateway "
+		    "accepts.", ctx->prov->name);
+out:
+	buf_free(&b);
+	return r;
+}
+
+/* The usage chunk a compatible source's stream ends with, OpenAI style. */
+static int
+usage_chunk(struct prov_ctx *ctx, struct oa_state *st, struct buf *out)
+{
+	struct buf b;
+	int r = 0;
+
+	buf_init(&b, 0);
+	r |= buf_appends(&b, "{\"id\":");
+	if (st->id[0] != '\0')
+		r |= buf_appends(&b, st->id);
+	else
+		r |= buf_appendf(&b, "\"chatcmpl-%s\"", ctx->request_id);
+	r |= buf_appends(&b, ",\"object\":\"chat.completion.chunk\",\"created\":");
+	if (st->created[0] != '\0')
+		r |= buf_appends(&b, st->created);
+	else
+		r |= buf_appendf(&b, "%lld", (long long)ctx->created);
+	r |= buf_appends(&b, ",\"model\":");
+	if (st->model[0] != '\0')
+		r |= buf_appends(&b, st->model);
+	else
+		r |= json_write_cstr(&b, upstream_name(ctx));
+	r |= buf_appends(&b, ",\"choices\":[],\"usage\":");
+	r |= put_usage(&b, &ctx->usage);
+	r |= buf_appendc(&b, '}');
+	if (r == 0)
+		r = sse_write_data(out, b.data, b.len);
+	buf_free(&b);
+	return r;
+}
+
+/* One event of a stream, in the source's dialect. */
 static int
 openai_chat_event(struct prov_ctx *ctx, const struct sse_event *ev,
     struct buf *out, struct errinfo *err)
 {
-	static const char *const omit_usage[] = { "usage", NULL };
+	struct oa_state *st;
 	struct json j;
 	char e[128];
-	struct srcerr se;
-	int u, ch, c0, cu, nw, r = -1;
-	struct buf b;
+	int r = -1;
 
+	if ((st = state_of(ctx)) == NULL) {
+		provider_err(err, 502, "upstream_error", "upstream_error",
+		    "out of memory");
+		return -1;
+	}
 	if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+		if (!(st->d->flags & D_FAITHFUL) && ctx->client_usage &&
+		    ctx->usage.have && usage_chunk(ctx, st, out) != 0) {
+			provider_err(err, 502, "upstream_error",
+			    "upstream_error", "out of memory");
+			return -1;
+		}
 		ctx->saw_done = 1;
 		return 0;
 	}
 	if (ev->data_len == 0)
 		return 0;
 	memset(&j, 0, sizeof(j));
-	buf_init(&b, 0);
 	if (json_parse(&j, ev->data, ev->data_len, &ctx->lim, e,
 	    sizeof(e)) != 0 || json_type(&j, 0) != JSON_OBJECT) {
 		provider_err(err, 502, "upstream_error", "upstream_error",
@@ -288,44 +1253,239 @@ openai_chat_event(struct prov_ctx *ctx, const struct sse_event *ev,
 		goto out;
 	}
 	if (json_get(&j, 0, "error") >= 0 || strcmp(ev->event, "error") == 0) {
-		read_error(ctx, ev->data, ev->data_len, &se);
-		provider_err(err, 502, "upstream_error", se.code[0] ? se.code :
-		    "upstream_error", "The source '%s' failed mid-stream%s%s",
-		    ctx->prov->name, se.msg[0] ? ": " : ".", se.msg);
+		error_in_answer(ctx, ev->data, ev->data_len, 1, err);
 		goto out;
 	}
-	u = json_get(&j, 0, "usage");
-	if (u >= 0 && json_type(&j, u) == JSON_OBJECT)
-		provider_usage_openai(&j, u, &ctx->usage);
-	ch = json_get(&j, 0, "choices");
-	/* Moonshot puts usage inside the last choice; top level wins. */
-	if ((u < 0 || json_type(&j, u) != JSON_OBJECT) && ch >= 0 &&
-	    json_type(&j, ch) == JSON_ARRAY && json_size(&j, ch) > 0 &&
-	    (c0 = json_at(&j, ch, 0)) >= 0 && json_type(&j, c0) == JSON_OBJECT &&
-	    (cu = json_get(&j, c0, "usage")) >= 0 &&
-	    json_type(&j, cu) == JSON_OBJECT)
-		provider_usage_openai(&j, cu, &ctx->usage);
+	if (st->d->flags & D_FAITHFUL) {
+		if ((r = event_faithful(ctx, &j, ev, out)) != 0)
+			provider_err(err, 502, "upstream_error",
+			    "upstream_error", "The stream of source '%s' is "
+			    "larger than the gateway accepts.", ctx->prov->name);
+	} else
+		r = event_compat(ctx, st, &j, out, err);
+out:
+	json_free(&j);
+	return r;
+}
 
-	if (u >= 0 && ctx->asked_usage && !ctx->client_usage) {
-		/* The usage chunk itself: drop it.  Others: drop the key. */
-		if (json_type(&j, u) == JSON_OBJECT && (ch < 0 ||
-		    json_type(&j, ch) != JSON_ARRAY || json_size(&j, ch) == 0)) {
-			r = 0;
-			goto out;
+/* --- embeddings ---------------------------------------------------------- */
+
+/* Mistral's names for the embeddings fields it has. */
+static const struct {
+	const char	*key;
+	const char	*send_as;	/* NULL: left out */
+} mistral_embed[] = {
+	{ "input", "input" },
+	{ "dimensions", "output_dimension" },
+	{ "user", NULL },
+	{ "encoding_format", NULL },
+	{ "model", NULL },
+};
+
+/*
+ * POST {base}/embeddings.  OpenAI gets the body as it came (model
+ * renamed); the others are asked for floats, which we encode as base64
+ * when the client wants that, and Mistral gets its own field names.
+ */
+static int
+openai_embed_encode(struct prov_ctx *ctx, const struct json *j,
+    struct upstream_req *ur, struct errinfo *err)
+{
+	static const char *const omit[] = { "model", NULL };
+	static const char *const omit_b64[] = { "model", "encoding_format", NULL };
+	struct oa_state *st;
+	struct buf b;
+	size_t blen, x;
+	int k, m, n = 0, r = 0;
+	char key[64];
+
+	if ((st = state_of(ctx)) == NULL) {
+		provider_err(err, 500, "server_error", NULL, "out of memory");
+		return -1;
+	}
+	st->b64 = ctx->embed_base64 && !(st->d->flags & D_FAITHFUL);
+	buf_init(&b, 0);
+	r |= buf_appendc(&b, '{');
+	r |= put_key(&b, &n, "model");
+	r |= json_write_cstr(&b, upstream_name(ctx));
+	if (!(st->d->flags & D_ALLOWLIST))
+		r |= put_members(&b, j, 0, st->b64 ? omit_b64 : omit, &n);
+	else {
+		for (k = 1, m = 0; m < json_size(j, 0); m++,
+		    k = json_skip(j, k + 1)) {
+			for (x = 0; x < NM_NELEM(mistral_embed); x++)
+				if (json_streq(j, k, mistral_embed[x].key))
+					break;
+			if (x == NM_NELEM(mistral_embed)) {
+				if (json_strcpy(j, k, key, sizeof(key)) != 0)
+					snprintf(key, sizeof(key), "(a long name)");
+				provider_err(err, 400, "invalid_request_error",
+				    "unsupported_parameter", "The model '%s' "
+				    "does not support the parameter '%s' (its "
+				    "source speaks the Mistral API).",
+				    ctx->model->id, key);
+				snprintf(err->param, sizeof(err->param), "%s",
+				    key);
+				buf_free(&b);
+				return -1;
+			}
+			if (mistral_embed[x].send_as == NULL)
+				continue;
+			r |= put_key(&b, &n, mistral_embed[x].send_as);
+			r |= json_write_raw(&b, j, k + 1);
 		}
-		if (json_write_object_except(&b, &j, 0, omit_usage, 0, &nw) != 0 ||
-		    sse_write_data(out, b.data, b.len) != 0)
-			goto oom;
-	} else if (sse_write_data(out, ev->data, ev->data_len) != 0)
-		goto oom;
+	}
+	r |= buf_appendc(&b, '}');
+	if (r == 0)
+		r = put_call(ctx, ur, "/embeddings", 0);
+	if (r != 0) {
+		buf_free(&b);
+		provider_err(err, 500, "server_error", NULL, "out of memory");
+		return -1;
+	}
+	ur->body = buf_steal(&b, &blen);
+	ur->body_len = blen;
+	return 0;
+}
+
+/* Standard base64 of n bytes. */
+static int
+put_base64(struct buf *b, const unsigned char *p, size_t n)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char q[4];
+	size_t i;
+	uint32_t v;
+	int r = 0;
+
+	for (i = 0; i < n; i += 3) {
+		v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		q[0] = tab[(v >> 18) & 63];
+		q[1] = tab[(v >> 12) & 63];
+		q[2] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		q[3] = i + 2 < n ? tab[v & 63] : '=';
+		r |= buf_append(b, q, 4);
+	}
+	return r;
+}
+
+/*
+ * An array of numbers as OpenAI's base64: float32 little-endian.  -1 on
+ * OOM or a value that is not a number.
+ */
+static int
+put_floats_b64(struct buf *b, const struct json *j, int arr)
+{
+	unsigned char *bytes;
+	char num[64], *end;
+	const char *p;
+	size_t len, n = (size_t)json_size(j, arr), i;
+	float f;
+	uint32_t u;
+	int x, r = -1;
+
+	if ((bytes = malloc(n * 4 + 1)) == NULL)
+		return -1;
+	for (i = 0, x = arr + 1; i < n; i++, x = json_skip(j, x)) {
+		if (json_type(j, x) != JSON_NUMBER)
+			goto out;
+		p = json_ptr(j, x, &len);
+		if (len >= sizeof(num))
+			goto out;
+		memcpy(num, p, len);
+		num[len] = '\0';
+		f = strtof(num, &end);
+		if (*end != '\0')
+			goto out;
+		memcpy(&u, &f, 4);
+		bytes[i * 4] = u & 0xff;
+		bytes[i * 4 + 1] = (u >> 8) & 0xff;
+		bytes[i * 4 + 2] = (u >> 16) & 0xff;
+		bytes[i * 4 + 3] = (u >> 24) & 0xff;
+	}
+	r = buf_appendc(b, '"');
+	r |= put_base64(b, bytes, n * 4);
+	r |= buf_appendc(b, '"');
+out:
+	free(bytes);
+	return r;
+}
+
+/* A whole embeddings answer: check it, take the usage, relay or re-encode. */
+static int
+openai_embed_decode(struct prov_ctx *ctx, const char *body, size_t len,
+    struct buf *out, int *passthrough, struct errinfo *err)
+{
+	static const char *const omit_root[] = { "data", NULL };
+	static const char *const omit_item[] = { "embedding", NULL };
+	struct oa_state *st;
+	struct json j;
+	char e[128];
+	int d, i, it, em, n = 0, n2, rr = 0, r = -1;
+
+	memset(&j, 0, sizeof(j));
+	if ((st = state_of(ctx)) == NULL) {
+		provider_err(err, 500, "server_error", NULL, "out of memory");
+		goto out;
+	}
+	if (json_parse(&j, body != NULL ? body : "", len, &ctx->lim, e,
+	    sizeof(e)) != 0 || json_type(&j, 0) != JSON_OBJECT) {
+		provider_err(err, 502, "upstream_error", "upstream_error",
+		    "The source '%s' sent an incomplete or invalid answer.",
+		    ctx->prov->name);
+		goto out;
+	}
+	if (json_get(&j, 0, "error") >= 0) {
+		error_in_answer(ctx, body, len, 0, err);
+		goto out;
+	}
+	d = json_get(&j, 0, "data");
+	if (d < 0 || json_type(&j, d) != JSON_ARRAY || json_size(&j, d) == 0)
+		goto bad;
+	for (i = 0, it = d + 1; i < json_size(&j, d); i++, it = json_skip(&j, it)) {
+		if (json_type(&j, it) != JSON_OBJECT ||
+		    (em = json_get(&j, it, "embedding")) < 0 ||
+		    (json_type(&j, em) != JSON_ARRAY &&
+		    json_type(&j, em) != JSON_STRING) ||
+		    (st->b64 && json_type(&j, em) != JSON_ARRAY))
+			goto bad;
+	}
+	provider_usage_openai(&j, json_get(&j, 0, "usage"), &ctx->usage);
+	if (!st->b64) {
+		*passthrough = 1;
+		r = 0;
+		goto out;
+	}
+	rr |= buf_appendc(out, '{');
+	rr |= put_members(out, &j, 0, omit_root, &n);
+	rr |= put_key(out, &n, "data");
+	rr |= buf_appendc(out, '[');
+	for (i = 0, it = d + 1; i < json_size(&j, d); i++, it = json_skip(&j, it)) {
+		if (i > 0)
+			rr |= buf_appendc(out, ',');
+		n2 = 0;
+		rr |= buf_appendc(out, '{');
+		rr |= put_members(out, &j, it, omit_item, &n2);
+		rr |= put_key(out, &n2, "embedding");
+		rr |= put_floats_b64(out, &j, json_get(&j, it, "embedding"));
+		rr |= buf_appendc(out, '}');
+	}
+	rr |= buf_appends(out, "]}");
+	if (rr != 0)
+		goto bad;
+	*passthrough = 0;
 	r = 0;
 	goto out;
-oom:
+bad:
 	provider_err(err, 502, "upstream_error", "upstream_error",
-	    "The stream of source '%s' is larger than the gateway accepts.",
+	    "The source '%s' sent an invalid embeddings answer.",
 	    ctx->prov->name);
 out:
-	buf_free(&b);
 	json_free(&j);
 	return r;
 }
@@ -336,5 +1496,7 @@ const struct provider_ops provider_openai = {
 	.chat_decode = openai_chat_decode,
 	.chat_event = openai_chat_event,
 	.map_error = openai_map_error,
-	.ctx_free = NULL,
+	.ctx_free = openai_ctx_free,
+	.embed_encode = openai_embed_encode,
+	.embed_decode = openai_embed_decode,
 };

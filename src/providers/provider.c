@@ -15,6 +15,8 @@
 
 static const struct provider_ops *const providers[] = {
 	&provider_openai,
+	&provider_anthropic,
+	&provider_gemini,
 };
 
 /* The implementation of a wire format, or NULL. */
@@ -24,7 +26,7 @@ provider_ops(enum provider_kind kind)
 	size_t i;
 
 	for (i = 0; i < NM_NELEM(providers); i++)
-		if (providers[i]->kind == kind)
+		if (providers[i]->kind == kind && providers[i]->chat_encode != NULL)
 			return providers[i];
 	return NULL;
 }

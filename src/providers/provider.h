@@ -47,6 +47,9 @@ struct prov_ctx {
 	int			 client_usage;	/* ... with stream_options.include_usage */
 	int			 asked_usage;	/* we asked the source for it */
 	int			 saw_done;	/* the stream ended properly */
+	int			 embed_base64;	/* embeddings: encoding_format base64 */
+	int64_t			 created;	/* unix time of the request (translated answers) */
+	char			 request_id[32];	/* the gateway's request id */
 	struct usage		 usage;
 	void			*state;		/* the provider's own, freed by ctx_free */
 };
@@ -74,9 +77,21 @@ struct provider_ops {
 	void	(*map_error)(struct prov_ctx *, long status, const char *, size_t,
 		    const char *retry_after, struct errinfo *);
 	void	(*ctx_free)(struct prov_ctx *);
+
+	/*
+	 * Embeddings (NULL when the wire format has none): build the call from
+	 * the client's /v1/embeddings body, and turn a whole 2xx answer into
+	 * OpenAI's list (or relay it unchanged with *passthrough).
+	 */
+	int	(*embed_encode)(struct prov_ctx *, const struct json *body,
+		    struct upstream_req *, struct errinfo *);
+	int	(*embed_decode)(struct prov_ctx *, const char *, size_t,
+		    struct buf *out, int *passthrough, struct errinfo *);
 };
 
 extern const struct provider_ops provider_openai;
+extern const struct provider_ops provider_anthropic;
+extern const struct provider_ops provider_gemini;
 
 /* The ops of a wire format, or NULL if not available. */
 const struct provider_ops *provider_ops(enum provider_kind);

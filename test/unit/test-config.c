@@ -92,6 +92,11 @@ static const struct {
 	    "key_cache_ms: expected an integer from 0 to 5000" },
 	{ "bad-bool.yaml", NULL, 5,
 	    "provider x: stream_usage: expected true or false" },
+	{ "bad-dialect.yaml", NULL, 5, "provider x: dialect: unknown dialect "
+	    "\"cohere\" (expected openai, deepseek, moonshot, dashscope, ark, "
+	    "openrouter, mistral or generic)" },
+	{ "bad-dialect-kind.yaml", NULL, 3,
+	    "provider x: dialect: only a kind openai provider has one" },
 	{ "bad-syntax.yaml", NULL, 3, "did not find expected ',' or ']' "
 	    "(while parsing a flow sequence at line 2)" },
 	{ "bad-anchor.yaml", NULL, 1, "anchors and aliases are not supported" },
@@ -555,6 +560,80 @@ test_good_config(void)
 	unsetenv("NM_TEST_OPENAI_KEY");
 }
 
+/* dialect: given, or guessed from the host of base_url. */
+static void
+test_dialects(void)
+{
+	static const struct {
+		const char		*provider;
+		enum provider_dialect	 dialect;
+	} want[] = {
+		{ "openai", DIALECT_OPENAI },
+		{ "deepseek", DIALECT_DEEPSEEK },
+		{ "kimi", DIALECT_MOONSHOT },
+		{ "qwen", DIALECT_DASHSCOPE },
+		{ "doubao", DIALECT_ARK },
+		{ "router", DIALECT_OPENROUTER },
+		{ "mistral", DIALECT_MISTRAL },
+		{ "local", DIALECT_OPENAI },
+		{ "lookalike", DIALECT_OPENAI },
+		{ "proxied", DIALECT_DEEPSEEK },
+		{ "vllm", DIALECT_GENERIC },
+	};
+	static const struct {
+		const char		*url;
+		enum provider_dialect	 dialect;
+	} guesses[] = {
+		{ "https://api.deepseek.com/v1", DIALECT_DEEPSEEK },
+		{ "https://API.DeepSeek.com", DIALECT_DEEPSEEK },
+		{ "https://api.moonshot.ai/v1", DIALECT_MOONSHOT },
+		{ "https://dashscope.aliyuncs.com/compatible-mode/v1",
+		    DIALECT_DASHSCOPE },
+		{ "https://ark.ap-southeast.bytepluses.com/api/v3", DIALECT_ARK },
+		{ "https://openrouter.ai:443/api/v1", DIALECT_OPENROUTER },
+		{ "https://codestral.mistral.ai/v1", DIALECT_MISTRAL },
+		{ "https://mistral.ai.example.com/v1", DIALECT_OPENAI },
+		{ "https://example.com/api.deepseek.com", DIALECT_OPENAI },
+		{ "https://xmistral.ai", DIALECT_OPENAI },
+		{ "", DIALECT_OPENAI },
+		{ NULL, DIALECT_OPENAI },
+	};
+	static const struct {
+		enum provider_dialect	 dialect;
+		const char		*name;
+	} names[] = {
+		{ DIALECT_OPENAI, "openai" }, { DIALECT_DEEPSEEK, "deepseek" },
+		{ DIALECT_MOONSHOT, "moonshot" }, { DIALECT_DASHSCOPE, "dashscope" },
+		{ DIALECT_ARK, "ark" }, { DIALECT_OPENROUTER, "openrouter" },
+		{ DIALECT_MISTRAL, "mistral" }, { DIALECT_GENERIC, "generic" },
+		{ (enum provider_dialect)99, "unknown" },
+	};
+	const struct provider_conf	*p;
+	struct config			*cfg;
+	char				 path[PATH_MAX], err[512] = "";
+	size_t				 i;
+
+	join(path, sizeof(path), datadir, "config/dialects.yaml");
+	cfg = config_load(path, err, sizeof(err));
+	CHECK(cfg != NULL);
+	CHECK_STR(err, "");
+	for (i = 0; cfg != NULL && i < NM_NELEM(want); i++) {
+		p = config_provider(cfg, want[i].provider);
+		CHECK(p != NULL);
+		if (p == NULL)
+			continue;
+		if (p->dialect != want[i].dialect)
+			fprintf(stderr, "provider %s: dialect %s\n", p->name,
+			    config_dialect_name(p->dialect));
+		CHECK(p->dialect == want[i].dialect);
+	}
+	config_free(cfg);
+	for (i = 0; i < NM_NELEM(guesses); i++)
+		CHECK(config_dialect_guess(guesses[i].url) == guesses[i].dialect);
+	for (i = 0; i < NM_NELEM(names); i++)
+		CHECK_STR(config_dialect_name(names[i].dialect), names[i].name);
+}
+
 /* Keys that allow it can be left empty or "~". */
 static void
 test_null_values(void)
@@ -612,6 +691,7 @@ main(void)
 	test_defaults();
 	test_good_config();
 	test_null_values();
+	test_dialects();
 
 	config_free(NULL);
 	catalog_free(NULL);
