@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nextmodel.h"
 #include "auth.h"
 #include "crypto.h"
 #include "redis.h"
@@ -676,16 +677,6 @@ struct auth_cache {
 	uint32_t		 lru_head, lru_tail;	/* head: most recent */
 };
 
-/* Milliseconds on the monotonic clock. */
-static int64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A new cache; NULL if out of memory.  Caller frees with auth_cache_free(). */
 struct auth_cache *
 auth_cache_new(long ttl_ms, size_t max_entries)
@@ -859,7 +850,7 @@ auth_cache_lookup(struct auth_cache *ac, struct redis *r, const char *secret,
 	crypto_sha256(secret, len, h);
 
 	pthread_mutex_lock(&ac->lock);
-	now = now_ms();
+	now = nm_mono_ms();
 	if ((i = cache_find(ac, h)) != CACHE_NONE) {
 		e = &ac->e[i];
 		lru_unlink(ac, i);
@@ -885,7 +876,7 @@ auth_cache_lookup(struct auth_cache *ac, struct redis *r, const char *secret,
 
 	pthread_mutex_lock(&ac->lock);
 	if (rc >= 0)
-		cache_store(ac, h, rc, &fresh, now_ms());
+		cache_store(ac, h, rc, &fresh, nm_mono_ms());
 	else if (have_stale) {
 		/*
 		 * Redis is failing: answer from the stale entry, if it is

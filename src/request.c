@@ -30,15 +30,6 @@
 #include "request.h"
 #include "worker.h"
 
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* A new request with one reference (http.c's).  NULL on OOM. */
 struct request *
 request_new(struct worker *w)
@@ -58,7 +49,7 @@ request_new(struct worker *w)
 	req->w = w;
 	memcpy(req->id, "req_", 4);
 	crypto_hex(rnd, sizeof(rnd), req->id + 4);
-	req->t_start_us = now_us();
+	req->t_start_us = nm_mono_us();
 	buf_init(&req->body, cfg->max_body_bytes);
 	buf_init(&req->out, cfg->max_upstream_bytes + 65536);
 	buf_init(&req->upbody, cfg->max_upstream_bytes);
@@ -525,17 +516,13 @@ check_key(struct request *req)
 }
 
 /*
- * Check the shape of a chat request and what the model can do.  0, or -1
- * after answering 400/404.  Fills model/prov/ops and the stream flags.
+ * The body is an object with a "model" string: copy it to name.  0, or -1
+ * after answering 400.
  */
 static int
-chat_validate(struct request *req, const struct json *j)
+body_model(struct request *req, const struct json *j, char *name, size_t len)
 {
-	static const char *const roles[] = { "system", "developer", "user",
-	    "assistant", "tool", "function", NULL };
-	char name[256];
-	int mt, msgs, m, role, st, so, iu, tools, rf, rt, i, v, ok;
-	const char *const *rl;
+	int mt;
 
 	if (json_type(j, 0) != JSON_OBJECT) {
 		request_error(req, 400, "invalid_request_error", NULL, NULL,
@@ -548,11 +535,30 @@ chat_validate(struct request *req, const struct json *j)
 		return -1;
 	}
 	if (json_type(j, mt) != JSON_STRING ||
-	    json_strcpy(j, mt, name, sizeof(name)) != 0 || name[0] == '\0') {
+	    json_strcpy(j, mt, name, len) != 0 || name[0] == '\0') {
 		request_error(req, 400, "invalid_request_error", NULL, "model",
-		    "'model' must be a non-empty string of at most 255 bytes");
+		    "'model' must be a non-empty string of at most %zu bytes",
+		    len - 1);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Check the shape of a chat request and what the model can do.  0, or -1
+ * after answering 400/404.  Fills model/prov/ops and the stream flags.
+ */
+static int
+chat_validate(struct request *req, const struct json *j)
+{
+	static const char *const roles[] = { "system", "developer", "user",
+	    "assistant", "tool", "function", NULL };
+	char name[256];
+	int msgs, m, role, st, so, iu, tools, rf, rt, i, v, ok;
+	const char *const *rl;
+
+	if (body_model(req, j, name, sizeof(name)) != 0)
+		return -1;
 	if ((msgs = json_get(j, 0, "messages")) < 0 ||
 	    json_type(j, msgs) != JSON_ARRAY || json_size(j, msgs) == 0) {
 		request_error(req, 400, "invalid_request_error", NULL,
@@ -669,7 +675,7 @@ on_headers(void *arg, const struct upstream_meta *meta)
 	pthread_mutex_lock(&req->mu);
 	req->meta = *meta;
 	req->up_status = meta->status;
-	req->t_first_us = now_us();
+	req->t_first_us = nm_mono_us();
 	if (req->pctx.stream && meta->status >= 200 && meta->status < 300 &&
 	    strncasecmp(meta->content_type, "text/event-stream", 17) == 0 &&
 	    !req->gone && req->phase == REQ_WAITING) {
@@ -678,7 +684,7 @@ on_headers(void *arg, const struct upstream_meta *meta)
 		request_header(req, "Cache-Control", "no-cache");
 		request_header(req, "X-Accel-Buffering", "no");
 		req->phase = REQ_STREAM;
-		req->t_out_us = now_us();
+		req->t_out_us = nm_mono_us();
 		wake(req);
 	}
 	pthread_mutex_unlock(&req->mu);
@@ -714,7 +720,7 @@ on_data(void *arg, const char *p, size_t n)
 		r = 1;
 	}
 	if (req->out.len > 0 || req->finished) {
-		req->t_out_us = now_us();
+		req->t_out_us = nm_mono_us();
 		wake(req);
 	}
 out:
@@ -734,9 +740,9 @@ on_tick(void *arg)
 
 	pthread_mutex_lock(&req->mu);
 	if (req->phase == REQ_STREAM && !req->finished && !req->gone &&
-	    now_us() - req->t_out_us >= REQ_PING_US &&
+	    nm_mono_us() - req->t_out_us >= REQ_PING_US &&
 	    sse_write_comment(&req->out, "ping") == 0) {
-		req->t_out_us = now_us();
+		req->t_out_us = nm_mono_us();
 		wake(req);
 	}
 	pthread_mutex_unlock(&req->mu);
@@ -1008,25 +1014,11 @@ static int
 embed_validate(struct request *req, const struct json *j)
 {
 	char name[256];
-	int mt, ef, dm;
+	int ef, dm;
 	int64_t v;
 
-	if (json_type(j, 0) != JSON_OBJECT) {
-		request_error(req, 400, "invalid_request_error", NULL, NULL,
-		    "The request body must be a JSON object.");
+	if (body_model(req, j, name, sizeof(name)) != 0)
 		return -1;
-	}
-	if ((mt = json_get(j, 0, "model")) < 0) {
-		request_error(req, 400, "invalid_request_error", NULL, "model",
-		    "you must provide a model parameter");
-		return -1;
-	}
-	if (json_type(j, mt) != JSON_STRING ||
-	    json_strcpy(j, mt, name, sizeof(name)) != 0 || name[0] == '\0') {
-		request_error(req, 400, "invalid_request_error", NULL, "model",
-		    "'model' must be a non-empty string of at most 255 bytes");
-		return -1;
-	}
 	if (check_input(req, j) != 0)
 		return -1;
 	req->pctx.embed_base64 = 0;
@@ -1209,7 +1201,7 @@ request_complete(struct request *req, int client_aborted)
 		status = 499;
 	pthread_mutex_unlock(&req->mu);
 
-	dur = now_us() - req->t_start_us;
+	dur = nm_mono_us() - req->t_start_us;
 	metrics_request(req->w->metrics, status,
 	    req->model != NULL ? req->model->id : "",
 	    req->model != NULL ? req->model->provider : "", dur);

@@ -89,26 +89,6 @@ oom(struct errinfo *err)
 	return -1;
 }
 
-/* Append "Name: value" to a NULL-terminated header list. */
-static int
-add_header(char ***list, size_t *n, const char *name, const char *value)
-{
-	char **l, *h;
-	size_t len = strlen(name) + strlen(value) + 3;
-
-	if ((h = malloc(len)) == NULL)
-		return -1;
-	snprintf(h, len, "%s: %s", name, value);
-	if ((l = realloc(*list, (*n + 2) * sizeof(*l))) == NULL) {
-		free(h);
-		return -1;
-	}
-	l[(*n)++] = h;
-	l[*n] = NULL;
-	*list = l;
-	return 0;
-}
-
 /* --- the call ----------------------------------------------------------- */
 
 /* Build POST {base}/v1/messages with the translated body. */
@@ -132,11 +112,11 @@ anth_chat_encode(struct prov_ctx *ctx, const struct json *j,
 		return -1;
 	}
 	r |= buf_appendf(&url, "%s/v1/messages", p->base_url);
-	r |= add_header(&ur->headers, &nh, "x-api-key",
+	r |= provider_add_header(&ur->headers, &nh, "x-api-key",
 	    p->api_key != NULL ? p->api_key : "");
-	r |= add_header(&ur->headers, &nh, "anthropic-version", ANTH_VERSION);
-	r |= add_header(&ur->headers, &nh, "Content-Type", "application/json");
-	r |= add_header(&ur->headers, &nh, "Accept", ctx->stream ?
+	r |= provider_add_header(&ur->headers, &nh, "anthropic-version", ANTH_VERSION);
+	r |= provider_add_header(&ur->headers, &nh, "Content-Type", "application/json");
+	r |= provider_add_header(&ur->headers, &nh, "Accept", ctx->stream ?
 	    "text/event-stream" : "application/json");
 	if (r != 0) {
 		buf_free(&b);

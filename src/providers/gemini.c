@@ -83,26 +83,6 @@ gemini_no_memory(struct errinfo *err)
 	return -1;
 }
 
-/* Append "Name: value" to a NULL-terminated header list. */
-static int
-add_header(char ***list, size_t *n, const char *name, const char *value)
-{
-	char **l, *h;
-	size_t len = strlen(name) + strlen(value) + 3;
-
-	if ((h = malloc(len)) == NULL)
-		return -1;
-	snprintf(h, len, "%s: %s", name, value);
-	if ((l = realloc(*list, (*n + 2) * sizeof(*l))) == NULL) {
-		free(h);
-		return -1;
-	}
-	l[(*n)++] = h;
-	l[*n] = NULL;
-	*list = l;
-	return 0;
-}
-
 /* 1 if s ends with suffix. */
 static int
 ends_with(const char *s, const char *suffix)
@@ -151,10 +131,10 @@ gemini_set_call(const struct prov_ctx *ctx, struct upstream_req *ur,
 
 	if ((ur->url = method_url(ctx, method)) == NULL)
 		return -1;
-	r |= add_header(&ur->headers, &nh, "x-goog-api-key",
+	r |= provider_add_header(&ur->headers, &nh, "x-goog-api-key",
 	    ctx->prov->api_key != NULL ? ctx->prov->api_key : "");
-	r |= add_header(&ur->headers, &nh, "Content-Type", "application/json");
-	r |= add_header(&ur->headers, &nh, "Accept", stream ?
+	r |= provider_add_header(&ur->headers, &nh, "Content-Type", "application/json");
+	r |= provider_add_header(&ur->headers, &nh, "Accept", stream ?
 	    "text/event-stream" : "application/json");
 	return r;
 }

@@ -113,26 +113,6 @@ openai_ctx_free(struct prov_ctx *ctx)
 
 /* --- small writers ----------------------------------------------------- */
 
-/* Append "Name: value" to a NULL-terminated header list. */
-static int
-add_header(char ***list, size_t *n, const char *name, const char *value)
-{
-	char **l, *h;
-	size_t len = strlen(name) + strlen(value) + 3;
-
-	if ((h = malloc(len)) == NULL)
-		return -1;
-	snprintf(h, len, "%s: %s", name, value);
-	if ((l = realloc(*list, (*n + 2) * sizeof(*l))) == NULL) {
-		free(h);
-		return -1;
-	}
-	l[(*n)++] = h;
-	l[*n] = NULL;
-	*list = l;
-	return 0;
-}
-
 /* base + path, malloc'd; NULL on OOM. */
 static char *
 join_url(const char *base, const char *path)
@@ -216,11 +196,11 @@ put_call(struct prov_ctx *ctx, struct upstream_req *ur, const char *path,
 	if (p->api_key != NULL) {
 		r |= buf_appendf(&auth, "Bearer %s", p->api_key);
 		if (r == 0)
-			r |= add_header(&ur->headers, &nh, "Authorization",
+			r |= provider_add_header(&ur->headers, &nh, "Authorization",
 			    auth.data);
 	}
-	r |= add_header(&ur->headers, &nh, "Content-Type", "application/json");
-	r |= add_header(&ur->headers, &nh, "Accept", stream ?
+	r |= provider_add_header(&ur->headers, &nh, "Content-Type", "application/json");
+	r |= provider_add_header(&ur->headers, &nh, "Accept", stream ?
 	    "text/event-stream" : "application/json");
 	if (auth.data != NULL)
 		crypto_cleanse(auth.data, auth.len);

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nextmodel.h"
@@ -29,6 +30,27 @@ provider_ops(enum provider_kind kind)
 		if (providers[i]->kind == kind && providers[i]->chat_encode != NULL)
 			return providers[i];
 	return NULL;
+}
+
+/* Append "Name: value" to a NULL-terminated header list.  0 or -1 (OOM). */
+int
+provider_add_header(char ***list, size_t *n, const char *name,
+    const char *value)
+{
+	char **l, *h;
+	size_t len = strlen(name) + strlen(value) + 3;
+
+	if ((h = malloc(len)) == NULL)
+		return -1;
+	snprintf(h, len, "%s: %s", name, value);
+	if ((l = realloc(*list, (*n + 2) * sizeof(*l))) == NULL) {
+		free(h);
+		return -1;
+	}
+	l[(*n)++] = h;
+	l[*n] = NULL;
+	*list = l;
+	return 0;
 }
 
 /* Fill an error for the client. */

@@ -97,6 +97,9 @@ extern const struct provider_ops provider_gemini;
 const struct provider_ops *provider_ops(enum provider_kind);
 /* Redact the provider's key and key-like tokens from a message, in place. */
 void	provider_scrub(const struct provider_conf *, char *msg);
+/* Append "Name: value" to a NULL-terminated header list; 0 or -1 (OOM). */
+int	provider_add_header(char ***list, size_t *n, const char *name,
+	    const char *value);
 /* Fill err; fmt is printf-style. */
 void	provider_err(struct errinfo *, int status, const char *type,
 	    const char *code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
