@@ -357,7 +357,11 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
 	size_t n;
 
 	(void)cls;
+	/* libmicrohttpd's format strings: its logger type has no format attribute. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+#pragma GCC diagnostic pop
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';

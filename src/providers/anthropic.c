@@ -874,8 +874,10 @@ anth_chat_event(struct prov_ctx *ctx, const struct sse_event *ev,
 		return 0;
 	memset(&j, 0, sizeof(j));
 	if (json_parse(&j, ev->data, ev->data_len, &ctx->lim, e,
-	    sizeof(e)) != 0 || json_type(&j, 0) != JSON_OBJECT)
+	    sizeof(e)) != 0 || json_type(&j, 0) != JSON_OBJECT) {
+		json_free(&j);		/* parsed, but not an object */
 		return invalid(ctx, err, "an invalid stream event");
+	}
 	ty = json_get(&j, 0, "type");
 	for (i = 0; i < NM_NELEM(evhs); i++) {
 		if (ty >= 0 ? json_streq(&j, ty, evhs[i].name) :

@@ -40,6 +40,9 @@ struct enc {
 enum part_kind { PK_SYSTEM, PK_USER, PK_ASSISTANT, PK_TOOL };
 
 /* e->param formatted; returned for convenience. */
+static const char *pname(struct enc *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static const char *
 pname(struct enc *e, const char *fmt, ...)
 {

@@ -32,6 +32,7 @@ run() {
 
 run fuzz-json-replay "$corpus/json"
 run fuzz-sse-replay "$corpus/sse"
-run fuzz-yaml-replay "$corpus/yaml" optional
+run fuzz-yaml-replay "$corpus/yaml"
+run fuzz-providers-replay "$corpus/providers"
 
 exit $failed
