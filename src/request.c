@@ -715,6 +715,11 @@ on_data(void *arg, const char *p, size_t n)
 			stream_error(req, &err);
 		}
 		r = -1;
+	} else if (req->pctx.stream_over) {
+		/* Some sources keep the connection open after the end. */
+		buf_appends(&req->out, "data: [DONE]\n\n");
+		req->finished = 1;
+		r = -1;
 	} else if (req->out.len > REQ_OUT_HIGH) {
 		req->paused = 1;
 		r = 1;
@@ -803,7 +808,9 @@ on_done(void *arg, enum upstream_result res, const char *msg)
 	else if (res == UPSTREAM_CANCELLED)
 		provider_err(&err, 503, "server_error", "cancelled",
 		    "The request was cancelled.");
-	if (res != UPSTREAM_OK && res != UPSTREAM_CANCELLED)
+	/* A stream we stopped reading after its last event did not fail. */
+	if (res != UPSTREAM_OK && res != UPSTREAM_CANCELLED &&
+	    !req->pctx.stream_over)
 		metrics_upstream_error(req->w->metrics, req->prov->name);
 
 	if (req->phase == REQ_STREAM) {

@@ -438,6 +438,12 @@ async function openaiStream(req, res, body, sw, answer) {
 	await sseSend(res, ctx, 'data: [DONE]\n\n');
 	state.streams_completed++;
 	uncount();
+	if (sw.opts.linger) {
+		/* Some servers keep the connection open after [DONE]. */
+		const t = setTimeout(() => res.end(), 60000);
+		res.on('close', () => clearTimeout(t));
+		return;
+	}
 	res.end();
 }
 

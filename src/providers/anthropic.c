@@ -827,6 +827,7 @@ ev_message_stop(struct prov_ctx *ctx, struct anth_state *st,
 	}
 	st->done = 1;
 	ctx->saw_done = 1;
+	ctx->stream_over = 1;	/* message_stop is the last event */
 	return 0;
 }
 

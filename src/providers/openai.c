@@ -1220,6 +1220,7 @@ openai_chat_event(struct prov_ctx *ctx, const struct sse_event *ev,
 			return -1;
 		}
 		ctx->saw_done = 1;
+		ctx->stream_over = 1;	/* [DONE] is the last word */
 		return 0;
 	}
 	if (ev->data_len == 0)

@@ -47,6 +47,7 @@ struct prov_ctx {
 	int			 client_usage;	/* ... with stream_options.include_usage */
 	int			 asked_usage;	/* we asked the source for it */
 	int			 saw_done;	/* the stream ended properly */
+	int			 stream_over;	/* ... and nothing more will come: stop reading */
 	int			 embed_base64;	/* embeddings: encoding_format base64 */
 	int64_t			 created;	/* unix time of the request (translated answers) */
 	char			 request_id[32];	/* the gateway's request id */

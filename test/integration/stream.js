@@ -190,6 +190,18 @@ test('stream', async (t) => {
 			assert.equal(h.streamText(s), 'Echo: a longer answer with many small pieces');
 		});
 
+		await t.test('a source that lingers after [DONE] does not hold the client', async () => {
+			const t0 = Date.now();
+			const s = await env.stream(h.chatBody('linger [[mock:linger]]', { stream: true }),
+			    { timeout: 30000 });
+			const took = Date.now() - t0;
+			checkCompleteStream(s, 'linger');
+			assert.equal(h.streamText(s), 'Echo: linger');
+			/* The source holds its connection for 60 s and the idle timeout is
+			 * longer than this test: ending at [DONE] is the only way to be quick. */
+			assert.ok(took < 10000, 'the stream ended only after ' + took + ' ms');
+		});
+
 		await t.test('a slow first byte still streams', async () => {
 			const s = await env.stream(h.chatBody('late [[mock:delay=500]]', { stream: true }));
 			checkCompleteStream(s, 'delay');
