@@ -174,6 +174,7 @@ to_usage(const struct anth_usage *au, struct usage *out)
 	out->completion_tokens = au->output;
 	out->total_tokens = out->prompt_tokens + out->completion_tokens;
 	out->cached_tokens = au->cache_read;
+	out->cache_write_tokens = au->cache_write;
 	out->reasoning_tokens = au->thinking;
 }
 

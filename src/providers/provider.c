@@ -149,8 +149,10 @@ provider_usage_openai(const struct json *j, int u, struct usage *out)
 	out->total_tokens = member_int(j, u, "total_tokens");
 	if (out->total_tokens == 0)
 		out->total_tokens = out->prompt_tokens + out->completion_tokens;
-	if ((d = json_get(j, u, "prompt_tokens_details")) >= 0)
+	if ((d = json_get(j, u, "prompt_tokens_details")) >= 0) {
 		out->cached_tokens = member_int(j, d, "cached_tokens");
+		out->cache_write_tokens = member_int(j, d, "cache_write_tokens");
+	}
 	if (out->cached_tokens == 0)	/* DeepSeek */
 		out->cached_tokens = member_int(j, u, "prompt_cache_hit_tokens");
 	if (out->cached_tokens == 0)	/* Moonshot */

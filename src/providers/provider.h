@@ -23,7 +23,8 @@ struct usage {
 	int64_t	prompt_tokens;		/* includes cached tokens */
 	int64_t	completion_tokens;	/* includes reasoning tokens */
 	int64_t	total_tokens;
-	int64_t	cached_tokens;
+	int64_t	cached_tokens;		/* read from the source's prompt cache */
+	int64_t	cache_write_tokens;	/* written to it (Anthropic bills these apart) */
 	int64_t	reasoning_tokens;
 	int	have;			/* the source reported usage */
 };

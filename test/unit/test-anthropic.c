@@ -314,6 +314,7 @@ check_usage(const struct prov_ctx *ctx, const struct json *j)
 	CHECK(ctx->usage.completion_tokens == num(j, u, "completion_tokens", -1));
 	CHECK(ctx->usage.total_tokens == num(j, u, "total_tokens", -1));
 	CHECK(ctx->usage.cached_tokens == num(j, u, "cached_tokens", -1));
+	CHECK(ctx->usage.cache_write_tokens == num(j, u, "cache_write_tokens", 0));
 	CHECK(ctx->usage.reasoning_tokens == num(j, u, "reasoning_tokens", 0));
 }
 
