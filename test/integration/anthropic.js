@@ -11,7 +11,6 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
 const h = require('./harness.js');
 
 h.requireBuild();
@@ -91,20 +90,16 @@ async function drain(stream) {
 test('anthropic', async (t) => {
 	const opts = {
 		extraProviders: {
-			claude: { kind: 'anthropic', api_key_env: 'MOCK_API_KEY' },
-			claude_badkey: { kind: 'anthropic', api_key_env: 'BAD_ANTHROPIC_KEY' },
+			/* Anthropic's base_url has no /v1: the format adds /v1/messages. */
+			claude: { kind: 'anthropic', api_key_env: 'MOCK_API_KEY', mock_path: '' },
+			claude_badkey: { kind: 'anthropic', api_key_env: 'BAD_ANTHROPIC_KEY',
+			    mock_path: '' },
 		},
 		extraModels: [claudeModel('mock-claude', 'claude'),
 		    claudeModel('mock-claude-badkey', 'claude_badkey')],
 		env: { BAD_ANTHROPIC_KEY: BAD_KEY },
-		startGateway: false,
 	};
 	const env = await h.startEnv(opts);
-	/* Anthropic's base_url has no /v1: the wire format adds /v1/messages. */
-	opts.extraProviders.claude.base_url = env.mockUrl;
-	opts.extraProviders.claude_badkey.base_url = env.mockUrl;
-	fs.writeFileSync(env.cfgPath, env.configText());
-	await env.startGateway();
 	const client = new OpenAI({ baseURL: env.baseURL, apiKey: env.key, maxRetries: 0,
 	    timeout: 30000 });
 	try {

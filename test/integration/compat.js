@@ -14,7 +14,6 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
 const h = require('./harness.js');
 
 h.requireBuild();
@@ -124,7 +123,7 @@ async function startCompat() {
 	const extraModels = [];
 	for (const d of DIALECTS) {
 		extraProviders['p-' + d] = { kind: 'openai', api_key_env: 'MOCK_API_KEY',
-		    dialect: d };
+		    dialect: d, mock_path: '/' + d + '/v1' };
 		extraModels.push({ id: d + '-model', provider: 'p-' + d, upstream_model: MODELS[d],
 		    input_per_mtok: 0.5, output_per_mtok: 1.5, context_window: 64000,
 		    max_output: 8192, capabilities: CAPS, latency_ms: 700 });
@@ -134,12 +133,7 @@ async function startCompat() {
 	    capabilities: ['streaming'] });
 	extraModels.push({ id: 'plain-model', provider: 'p-generic', upstream_model: 'llama',
 	    input_per_mtok: 1, output_per_mtok: 1, context_window: 8000, capabilities: [] });
-	const env = await h.startEnv({ extraProviders, extraModels, startGateway: false });
-	for (const d of DIALECTS)
-		env.opts.extraProviders['p-' + d].base_url = env.mockUrl + '/' + d + '/v1';
-	fs.writeFileSync(env.cfgPath, env.configText());
-	await env.startGateway();
-	return env;
+	return h.startEnv({ extraProviders, extraModels });
 }
 
 test('compat', async (t) => {

@@ -12,7 +12,6 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const fs = require('node:fs');
 const path = require('node:path');
 const h = require('./harness.js');
 
@@ -45,8 +44,9 @@ const EMBED = { input_per_mtok: 0.02, output_per_mtok: 0, context_window: 8192,
 test('embeddings', async (t) => {
 	const env = await h.startEnv({
 		extraProviders: {
-			mistral: { kind: 'openai', api_key_env: 'MOCK_API_KEY', dialect: 'mistral' },
-			google: { kind: 'gemini', api_key_env: 'MOCK_API_KEY' },
+			mistral: { kind: 'openai', api_key_env: 'MOCK_API_KEY', dialect: 'mistral',
+			    mock_path: '/mistral/v1' },
+			google: { kind: 'gemini', api_key_env: 'MOCK_API_KEY', mock_path: '' },
 		},
 		extraModels: [
 			Object.assign({ id: 'mock-embed', provider: 'mock',
@@ -55,12 +55,7 @@ test('embeddings', async (t) => {
 			Object.assign({ id: 'gemini-embed', provider: 'google',
 			    upstream_model: 'gemini-embedding-001' }, EMBED),
 		],
-		startGateway: false,
 	});
-	env.opts.extraProviders.mistral.base_url = env.mockUrl + '/mistral/v1';
-	env.opts.extraProviders.google.base_url = env.mockUrl;
-	fs.writeFileSync(env.cfgPath, env.configText());
-	await env.startGateway();
 	const client = new OpenAI({ baseURL: env.baseURL, apiKey: env.key, maxRetries: 0,
 	    timeout: 30000 });
 	const post = (body, key) => h.request(env.url + '/v1/embeddings', { method: 'POST',

@@ -11,7 +11,6 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
 const h = require('./harness.js');
 const mockGemini = require('../mock/gemini.js');
 
@@ -113,8 +112,9 @@ async function expectError(p, status, code, check) {
 
 test('gemini', async (t) => {
 	const opts = {
-		startGateway: false,
-		extraProviders: { gem: { kind: 'gemini', api_key_env: 'MOCK_API_KEY' } },
+		/* Gemini's base URL is the mock's root. */
+		extraProviders: { gem: { kind: 'gemini', api_key_env: 'MOCK_API_KEY',
+		    mock_path: '' } },
 		extraModels: [{
 			id: 'mock-gemini', provider: 'gem', upstream_model: UPSTREAM,
 			input_per_mtok: 0.3, output_per_mtok: 2.5, cached_input_per_mtok: 0.075,
@@ -128,10 +128,6 @@ test('gemini', async (t) => {
 		}],
 	};
 	const env = await h.startEnv(opts);
-	/* Gemini's base URL is the mock's root (the harness defaults to .../v1). */
-	opts.extraProviders.gem.base_url = env.mockUrl;
-	fs.writeFileSync(env.cfgPath, env.configText());
-	await env.startGateway();
 	const client = new OpenAI({ baseURL: env.baseURL, apiKey: env.key, maxRetries: 0,
 	    timeout: 30000 });
 	const model = 'mock-gemini';

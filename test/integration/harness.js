@@ -285,10 +285,19 @@ function configText(e, opts) {
 		idle_timeout_ms: opts.idle_timeout_ms,
 		connect_timeout_ms: opts.connect_timeout_ms,
 	};
-	const providers = Object.assign({ mock: mockProvider }, opts.extraProviders || {});
-	for (const p of Object.values(providers)) {
+	/*
+	 * An extra provider points at the mock: at base_url if given, else at
+	 * the mock's origin + mock_path (default '/v1'; '' for the Anthropic and
+	 * Gemini formats, '/deepseek/v1' for a dialect), known only once the
+	 * mock listens.
+	 */
+	const providers = { mock: mockProvider };
+	for (const [name, spec] of Object.entries(opts.extraProviders || {})) {
+		const p = Object.assign({}, spec);
+		delete p.mock_path;
 		if (p.base_url === undefined)
-			p.base_url = e.mockUrl + '/v1';
+			p.base_url = e.mockUrl + (spec.mock_path === undefined ? '/v1' : spec.mock_path);
+		providers[name] = p;
 	}
 	const top = {
 		listen: '127.0.0.1:' + e.port,
@@ -565,7 +574,8 @@ function randomKey() {
  * timeout_ms, idle_timeout_ms, connect_timeout_ms, shutdown_timeout_ms,
  * key_cache_ms, the limits: keys (max_body_bytes, max_header_bytes,
  * max_json_depth, max_json_tokens, max_upstream_bytes, max_connections),
- * extraConfig (object of top-level keys), extraProviders, extraModels, env
+ * extraConfig (object of top-level keys), extraProviders (each may give
+ * mock_path instead of base_url), extraModels, env
  * (extra gateway env), startGateway (default true).  On failure everything
  * started so far is stopped before the error is thrown.
  */
