@@ -707,6 +707,15 @@ on_data(void *arg, const char *p, size_t n)
 			r = -1;
 		goto out;
 	}
+	if (req->out.len > REQ_OUT_HIGH) {
+		/*
+		 * The client is behind: pause the source.  These bytes are not
+		 * taken; curl hands them over again once resumed.
+		 */
+		req->paused = 1;
+		r = 1;
+		goto out;
+	}
 	if (sse_feed(&req->sse, p, n, on_sse_event, req) != 0) {
 		if (!req->stream_failed) {
 			provider_err(&err, 502, "upstream_error",
@@ -720,9 +729,6 @@ on_data(void *arg, const char *p, size_t n)
 		buf_appends(&req->out, "data: [DONE]\n\n");
 		req->finished = 1;
 		r = -1;
-	} else if (req->out.len > REQ_OUT_HIGH) {
-		req->paused = 1;
-		r = 1;
 	}
 	if (req->out.len > 0 || req->finished) {
 		req->t_out_us = nm_mono_us();

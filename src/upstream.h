@@ -29,7 +29,10 @@ struct upstream_meta {
 struct upstream_cb {
 	/* Headers are complete; body bytes follow. */
 	void	(*on_headers)(void *arg, const struct upstream_meta *);
-	/* Bytes of the body: 0 go on, 1 pause (until upstream_resume), -1 abort. */
+	/*
+	 * Bytes of the body: 0 taken, go on; 1 NOT taken, pause (the same
+	 * bytes come again after upstream_resume); -1 abort.
+	 */
 	int	(*on_data)(void *arg, const char *, size_t);
 	/* Exactly once per submitted call, last. errmsg is safe to show. */
 	void	(*on_done)(void *arg, enum upstream_result, const char *errmsg);

@@ -32,6 +32,7 @@ const state = {
 	max_open_connections: 0,
 	active_streams: 0,
 	max_active_streams: 0,
+	max_write_wait_ms: 0,
 	streams_completed: 0,
 	hanging: 0,
 	by_status: {},
@@ -55,7 +56,14 @@ function write(res, text) {
 			resolve(false);
 			return;
 		}
-		res.write(text, () => resolve(true));
+		const t0 = Date.now();
+		res.write(text, () => {
+			/* How long the reader (the gateway) held us back. */
+			const waited = Date.now() - t0;
+			if (waited > state.max_write_wait_ms)
+				state.max_write_wait_ms = waited;
+			resolve(true);
+		});
 	});
 }
 
@@ -1052,6 +1060,7 @@ function controlStats(req, res) {
 		max_active_streams: state.max_active_streams,
 		streams_completed: state.streams_completed,
 		hanging: state.hanging,
+		max_write_wait_ms: state.max_write_wait_ms,
 		by_status: state.by_status,
 	});
 }
@@ -1060,6 +1069,7 @@ function controlStats(req, res) {
 function controlStatsReset(req, res) {
 	state.max_open_connections = state.open_connections;
 	state.max_active_streams = state.active_streams;
+	state.max_write_wait_ms = 0;
 	state.streams_completed = 0;
 	state.requests_total = 0;
 	state.by_status = {};

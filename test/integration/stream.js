@@ -10,6 +10,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const http = require('node:http');
 const h = require('./harness.js');
 
 h.requireBuild();
@@ -200,6 +201,57 @@ test('stream', async (t) => {
 			/* The source holds its connection for 60 s and the idle timeout is
 			 * longer than this test: ending at [DONE] is the only way to be quick. */
 			assert.ok(took < 10000, 'the stream ended only after ' + took + ' ms');
+		});
+
+		await t.test('a slow client: the source is paused, nothing is lost', async () => {
+			/* About 13 MB of SSE: more than the sockets between the client,
+			 * the gateway and the source can buffer, and far over what the
+			 * gateway holds for one client (256 KiB) before it pauses the
+			 * source. */
+			const text = 'slow reader ' + 'abcdefghij'.repeat(100000);
+			const body = JSON.stringify(h.chatBody(text + ' [[mock:chunks=60000]]',
+			    { stream: true }));
+			await env.mockStatsReset();
+			const got = await new Promise((resolve, reject) => {
+				const req = http.request(env.url + '/v1/chat/completions', {
+				    method: 'POST', agent: false, headers: Object.assign({
+				    'content-type': 'application/json' }, env.auth()) }, (res) => {
+					const parts = [];
+					let paused = false;
+					res.on('data', (d) => {
+						parts.push(d);
+						if (!paused) {
+							/* Stop reading for a while after the first bytes. */
+							paused = true;
+							res.pause();
+							setTimeout(() => res.resume(), 3000);
+						}
+					});
+					res.on('end', () => resolve({ status: res.statusCode,
+					    raw: Buffer.concat(parts).toString('utf8') }));
+					res.on('error', reject);
+				});
+				req.on('error', reject);
+				req.setTimeout(60000, () => req.destroy(new Error('client timeout')));
+				req.end(body);
+			});
+			assert.equal(got.status, 200);
+			assert.ok(got.raw.endsWith('data: [DONE]\n\n'), 'no [DONE]: ' + got.raw.slice(-200));
+			let content = '';
+			for (const line of got.raw.split('\n')) {
+				if (!line.startsWith('data: {'))
+					continue;
+				const c = JSON.parse(line.slice(6)).choices[0];
+				if (c && c.delta && typeof c.delta.content === 'string')
+					content += c.delta.content;
+			}
+			assert.equal(content.length, ('Echo: ' + text).length);
+			assert.equal(content, 'Echo: ' + text);
+			/* The gateway stopped reading from the source while the client
+			 * did not read, instead of buffering the stream in memory. */
+			const stats = await env.mockStats();
+			assert.ok(stats.max_write_wait_ms >= 1000, 'the source was never held back ' +
+			    '(longest write ' + stats.max_write_wait_ms + ' ms)');
 		});
 
 		await t.test('a slow first byte still streams', async () => {
