@@ -254,6 +254,31 @@ test('stream', async (t) => {
 			    '(longest write ' + stats.max_write_wait_ms + ' ms)');
 		});
 
+		await t.test('a client that leaves mid-stream: the source call is cancelled', async () => {
+			const before = (await env.mockStats()).active_streams;
+			await new Promise((resolve, reject) => {
+				const req = http.request(env.url + '/v1/chat/completions', {
+				    method: 'POST', agent: false, headers: Object.assign({
+				    'content-type': 'application/json' }, env.auth()) }, (res) => {
+					res.once('data', () => {
+						req.destroy();	/* gone after the first bytes */
+						resolve();
+					});
+				});
+				req.on('error', () => {});
+				req.setTimeout(30000, () => reject(new Error('no first bytes')));
+				req.end(JSON.stringify(h.chatBody('leaving early [[mock:chunk_delay=500]] ' +
+				    '[[mock:chunks=40]]', { stream: true })));
+			});
+			/* The source would stream for 20 s; the gateway must hang up on it
+			 * at its next event, not at the end. */
+			const closed = await h.waitFor(async () =>
+			    (await env.mockStats()).active_streams <= before, 5000, 100);
+			assert.ok(closed, 'the source stream was still open 5 s after the client left');
+			const r = await env.chat(h.chatBody('still serving'));
+			assert.equal(r.status, 200);
+		});
+
 		await t.test('a slow first byte still streams', async () => {
 			const s = await env.stream(h.chatBody('late [[mock:delay=500]]', { stream: true }));
 			checkCompleteStream(s, 'delay');
