@@ -189,6 +189,27 @@ test('basic', async (t) => {
 			const hz = await h.request(env.url + '/healthz');
 			assert.equal(hz.status, 200);
 		});
+
+		await t.test('with redis gone: known keys still served, unknown keys 503', async () => {
+			/* One worker, so the key it has seen is the key it has cached. */
+			const e1 = await h.startEnv({ workers: 1 });
+			try {
+				assert.equal((await e1.chat(h.chatBody('warm up'))).status, 200);
+				await e1.stopRedis();
+				await h.sleep(2500);	/* past key_cache_ms: the entry is stale */
+				for (let i = 0; i < 4; i++) {
+					const r = await e1.chat(h.chatBody('redis is down ' + i));
+					assert.equal(r.status, 200, 'cached key with redis down: ' + r.text);
+				}
+				const t0 = Date.now();
+				const r = await e1.chat(h.chatBody('who am I'), { key: h.randomKey() });
+				assert.equal(r.status, 503, 'unknown key with redis down: ' + r.text);
+				assert.equal(h.assertErrorShape(r.json, 'auth down').code, 'auth_unavailable');
+				assert.ok(Date.now() - t0 < 5000, 'the answer took ' + (Date.now() - t0) + ' ms');
+			} finally {
+				await e1.stop();
+			}
+		});
 	} finally {
 		await env.stop();
 	}
