@@ -92,6 +92,8 @@ static const struct model_key model_keys[] = {
 	{ "output_per_mtok",	MK_SCALAR, 1, set_price, MOFF(output_per_mtok), 0, 0 },
 	{ "cached_input_per_mtok", MK_SCALAR, 0, set_price,
 	    MOFF(cached_input_per_mtok), 0, 0 },
+	{ "cache_write_per_mtok", MK_SCALAR, 0, set_price,
+	    MOFF(cache_write_per_mtok), 0, 0 },
 	{ "context_window",	MK_SCALAR, 1, set_int64, MOFF(context_window),
 	    1, CATALOG_TOKENS_MAX },
 	{ "max_output",		MK_SCALAR, 0, set_int64, MOFF(max_output),
@@ -443,6 +445,8 @@ model_load(struct catalog_ctx *c, struct model *m, const struct ynode *map)
 		return (-1);
 	if (ytree_get(map, "cached_input_per_mtok") == NULL)
 		m->cached_input_per_mtok = m->input_per_mtok;
+	if (ytree_get(map, "cache_write_per_mtok") == NULL)
+		m->cache_write_per_mtok = m->input_per_mtok;
 	if ((v = ytree_get(map, "max_output")) == NULL)
 		m->max_output = m->context_window;
 	else if (m->max_output > m->context_window)

@@ -29,6 +29,7 @@ struct model {
 	nm_nano		 input_per_mtok;	/* nano-USD per 1M tokens */
 	nm_nano		 output_per_mtok;
 	nm_nano		 cached_input_per_mtok;	/* default: input price */
+	nm_nano		 cache_write_per_mtok;	/* prompt-cache writes; default: input price */
 	int64_t		 context_window;
 	int64_t		 max_output;		/* default: context_window */
 	unsigned	 caps;			/* enum model_cap bits */

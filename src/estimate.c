@@ -14,12 +14,12 @@
 
 #include "catalog.h"
 #include "estimate.h"
+#include "money.h"
 #include "json.h"
 
 #define EST_MAX_N		128	/* n, as OpenAI bounds it */
 #define EST_MAX_SIDE		1000000	/* pixels; beyond is nonsense */
 #define EST_SNIFF_B64		65536	/* base64 characters read of a data URL */
-#define EST_MTOK		1000000
 
 /* The length of string token t once unescaped (UTF-8 bytes). */
 static size_t
@@ -410,18 +410,10 @@ estimate_chat(const struct json *j, struct estimate *est, char *err,
 int
 estimate_price2(int64_t a, nm_nano pa, int64_t b, nm_nano pb, nm_nano *out)
 {
-	__int128 v, q;
+	const int64_t tokens[2] = { a, b };
+	const nm_nano prices[2] = { pa, pb };
 
-	if (a < 0 || b < 0 || pa < 0 || pb < 0)
-		return -1;
-	v = (__int128)a * pa + (__int128)b * pb;
-	q = v / EST_MTOK;
-	if (v % EST_MTOK >= EST_MTOK / 2)
-		q++;
-	if (q > INT64_MAX)
-		return -1;
-	*out = (nm_nano)q;
-	return 0;
+	return money_cost_sum(tokens, prices, 2, out);
 }
 
 /* What est costs on m, worst case and expected. */

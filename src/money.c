@@ -114,3 +114,28 @@ money_cost(int64_t tokens, nm_nano per_mtok, nm_nano *out)
 	*out = (nm_nano)q;
 	return 0;
 }
+
+/* Several token counts at their prices, rounded once. */
+int
+money_cost_sum(const int64_t *tokens, const nm_nano *per_mtok, size_t n,
+    nm_nano *out)
+{
+	__int128	v = 0, q;
+	size_t		i;
+
+	for (i = 0; i < n; i++) {
+		if (tokens[i] < 0 || per_mtok[i] < 0)
+			return -1;
+		/* Each product is below 2^126; n is small. */
+		v += (__int128)tokens[i] * (__int128)per_mtok[i];
+		if (v < 0)
+			return -1;
+	}
+	q = v / MONEY_MTOK;
+	if (v % MONEY_MTOK >= MONEY_MTOK / 2)
+		q++;
+	if (q > INT64_MAX)
+		return -1;
+	*out = (nm_nano)q;
+	return 0;
+}

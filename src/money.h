@@ -25,5 +25,12 @@ char	*money_format(nm_nano, char *out, size_t outlen);
  * (128-bit intermediate).
  */
 int	money_cost(int64_t tokens, nm_nano per_mtok, nm_nano *out);
+/*
+ * sum(tokens[i] x per_mtok[i]) / 1e6, rounded half up once over the whole
+ * sum (rounding each term would drift).  -1 on a negative number or when
+ * the result does not fit.
+ */
+int	money_cost_sum(const int64_t *tokens, const nm_nano *per_mtok, size_t n,
+	    nm_nano *out);
 
 #endif

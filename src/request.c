@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "nextmodel.h"
+#include "billing.h"
 #include "catalog.h"
 #include "config.h"
 #include "crypto.h"
@@ -369,6 +370,8 @@ write_model(struct buf *b, const struct model *m)
 	    money_format(m->output_per_mtok, p, sizeof(p)));
 	r |= buf_appendf(b, ",\"cached_input_per_mtok\":\"%s\"",
 	    money_format(m->cached_input_per_mtok, p, sizeof(p)));
+	r |= buf_appendf(b, ",\"cache_write_per_mtok\":\"%s\"",
+	    money_format(m->cache_write_per_mtok, p, sizeof(p)));
 	r |= buf_appendf(b, ",\"context_window\":%lld,\"max_output\":%lld,"
 	    "\"capabilities\":[", (long long)m->context_window,
 	    (long long)m->max_output);
@@ -644,6 +647,67 @@ chat_validate(struct request *req, const struct json *j)
 	return 0;
 }
 
+/* --- what a call costs ------------------------------------------------ */
+
+/*
+ * The usage to bill: the source's, or (when it reported none) an estimate
+ * from the sizes of the request and of the answer, said as such.
+ */
+static const char *
+billed_usage(struct request *req, size_t answer_len, struct usage *u)
+{
+	*u = req->pctx.usage;
+	if (u->have)
+		return "upstream";
+	if (u->prompt_tokens == 0 && u->completion_tokens == 0) {
+		u->prompt_tokens = estimate_text(req->body.len);
+		u->completion_tokens = req->embeddings ? 0 :
+		    estimate_text(answer_len);
+		u->total_tokens = u->prompt_tokens + u->completion_tokens;
+	}
+	return "estimated";
+}
+
+/* x-nextmodel-cost-usd and x-nextmodel-usage-source of a whole answer. */
+static void
+cost_headers(struct request *req, size_t answer_len)
+{
+	struct usage u;
+	const char *source = billed_usage(req, answer_len, &u);
+	char text[MONEY_STRLEN];
+	nm_nano cost;
+
+	if (billing_cost(req->model, &u, &cost) != 0) {
+		log_warnx("model %s: usage that does not add up; no cost",
+		    req->model->id);
+		return;
+	}
+	request_header(req, "x-nextmodel-usage-source", source);
+	request_header(req, "x-nextmodel-cost-usd",
+	    money_format(cost, text, sizeof(text)));
+}
+
+/*
+ * A stream's cost leaves after its headers: as an SSE comment just before
+ * [DONE], which SDKs ignore (mu held).
+ */
+static void
+stream_done(struct request *req)
+{
+	struct usage u;
+	char text[MONEY_STRLEN], line[96];
+	nm_nano cost;
+
+	(void)billed_usage(req, 0, &u);
+	if (billing_cost(req->model, &u, &cost) == 0) {
+		snprintf(line, sizeof(line), "x-nextmodel-cost-usd: %s",
+		    money_format(cost, text, sizeof(text)));
+		sse_write_comment(&req->out, line);
+	}
+	buf_appends(&req->out, "data: [DONE]\n\n");
+	req->finished = 1;
+}
+
 /* --- chat completions: engine callbacks (engine thread) -------------- */
 
 /* One event of the source's stream, through the provider. */
@@ -726,8 +790,7 @@ on_data(void *arg, const char *p, size_t n)
 		r = -1;
 	} else if (req->pctx.stream_over) {
 		/* Some sources keep the connection open after the end. */
-		buf_appends(&req->out, "data: [DONE]\n\n");
-		req->finished = 1;
+		stream_done(req);
 		r = -1;
 	}
 	if (req->out.len > 0 || req->finished) {
@@ -790,6 +853,8 @@ finish_whole(struct request *req)
 		request_respond(req, 200, "application/json", out.data, out.len);
 	}
 	buf_free(&out);
+	if (req->phase == REQ_RESPOND && req->status == 200)
+		cost_headers(req, req->out.len);
 }
 
 static void
@@ -823,7 +888,7 @@ on_done(void *arg, enum upstream_result res, const char *msg)
 		if (req->finished || req->stream_failed)
 			;
 		else if (res == UPSTREAM_OK && req->pctx.saw_done)
-			buf_appends(&req->out, "data: [DONE]\n\n");
+			stream_done(req);
 		else if (res == UPSTREAM_OK) {
 			provider_err(&err, 502, "upstream_error",
 			    "upstream_error", "The source ended the stream "

@@ -12,22 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "billing.h"
 #include "buf.h"
 #include "catalog.h"
 #include "config.h"
 #include "json.h"
 #include "sse.h"
 #include "upstream.h"
-
-struct usage {
-	int64_t	prompt_tokens;		/* includes cached tokens */
-	int64_t	completion_tokens;	/* includes reasoning tokens */
-	int64_t	total_tokens;
-	int64_t	cached_tokens;		/* read from the source's prompt cache */
-	int64_t	cache_write_tokens;	/* written to it (Anthropic bills these apart) */
-	int64_t	reasoning_tokens;
-	int	have;			/* the source reported usage */
-};
 
 /* An error for the client, in OpenAI's shape. */
 struct errinfo {

@@ -38,6 +38,7 @@ function claudeModel(id, provider) {
 		input_per_mtok: 3,
 		output_per_mtok: 15,
 		cached_input_per_mtok: 0.3,
+		cache_write_per_mtok: 3.75,
 		context_window: 200000,
 		max_output: 4096,
 		capabilities: ['tools', 'json', 'vision', 'streaming'],
@@ -171,13 +172,19 @@ test('anthropic', async (t) => {
 			assert.equal(got.body.stream_options, undefined);
 		});
 
-		await t.test('usage numbers, not streamed', async () => {
-			const r = await client.chat.completions.create({
+		await t.test('usage numbers and cost, not streamed', async () => {
+			const { data: r, response } = await client.chat.completions.create({
 				model: 'mock-claude', messages: user('count me [[mock:cache_read=1000]] [[mock:cache_write=50]]'),
-			});
+			}).withResponse();
 			assert.equal(r.usage.prompt_tokens, 4 + 1000 + 50);
 			assert.equal(r.usage.prompt_tokens_details.cached_tokens, 1000);
 			assert.equal(r.usage.completion_tokens, 3);
+			/* 4 x 3 + 1000 x 0.30 + 50 x 3.75 + 3 x 15 USD per 1M tokens:
+			 * cache reads and writes each at their own price. */
+			assert.equal(response.headers.get('x-nextmodel-usage-source'), 'upstream');
+			assert.equal(response.headers.get('x-nextmodel-cost-usd'), '0.0005445');
+			assert.equal(response.headers.get('x-nextmodel-cost-usd'),
+			    h.expectedCost(r.usage, claudeModel('mock-claude', 'claude')));
 		});
 
 		await t.test('a stream without include_usage has no usage chunk', async () => {

@@ -36,6 +36,8 @@ function checkMockModel(m) {
 	assert.equal(decimal(n.input_per_mtok), '0.15');
 	assert.equal(decimal(n.output_per_mtok), '0.6');
 	assert.equal(decimal(n.cached_input_per_mtok), '0.075');
+	/* Not in the test catalog: defaults to the input price. */
+	assert.equal(decimal(n.cache_write_per_mtok), '0.15');
 	assert.equal(n.context_window, 128000);
 	assert.equal(n.max_output, 16384);
 	assert.ok(Array.isArray(n.capabilities), 'capabilities is not an array');
@@ -57,6 +59,7 @@ test('basic', async (t) => {
 		extraModels: [{
 			id: 'mock-cheap', provider: 'mock', upstream_model: 'mock-gpt-mini',
 			input_per_mtok: 2.5, output_per_mtok: 10, cached_input_per_mtok: 1.25,
+			cache_write_per_mtok: 3.125,
 			context_window: 32000, max_output: 4096, capabilities: ['streaming'],
 			region: 'cn', latency_ms: 250,
 		}],
@@ -88,6 +91,7 @@ test('basic', async (t) => {
 			assert.equal(decimal(c.input_per_mtok), '2.5');
 			assert.equal(decimal(c.output_per_mtok), '10');
 			assert.equal(decimal(c.cached_input_per_mtok), '1.25');
+			assert.equal(decimal(c.cache_write_per_mtok), '3.125');
 			assert.equal(c.region, 'cn');
 			assert.deepEqual(c.capabilities, ['streaming']);
 			for (const m of r.json.data) {

@@ -57,6 +57,11 @@ test('chat', async (t) => {
 			assert.equal(r.headers['x-request-id'], rid);
 			assert.equal(r.headers['x-nextmodel-model'], 'mock-gpt');
 			assert.equal(r.headers['x-nextmodel-provider'], 'mock');
+			/* 3 x 0.15 + 4 x 0.60 USD per 1M tokens */
+			assert.equal(r.headers['x-nextmodel-usage-source'], 'upstream');
+			assert.equal(r.headers['x-nextmodel-cost-usd'], '0.00000285');
+			assert.equal(r.headers['x-nextmodel-cost-usd'],
+			    h.expectedCost(r.json.usage, h.defaultModel()));
 			const seen = await mockSaw(env, marker);
 			assert.equal(seen.length, 1, 'the mock saw ' + seen.length + ' requests');
 			assert.equal(seen[0].body.model, 'mock-gpt-upstream');

@@ -765,6 +765,34 @@ async function stopGateway(e, ms) {
 	return r;
 }
 
+/*
+ * The list-price cost of an OpenAI usage object on a catalog model (prices
+ * as decimal text or numbers, USD per 1M tokens), as exact decimal text,
+ * computed with BigInt in nano-USD and rounded half up once, the way the
+ * gateway must.
+ */
+function expectedCost(usage, model) {
+	const nano = (p) => {
+		const [i, f = ''] = String(p).split('.');
+		return BigInt(i) * 1000000000n + BigInt((f + '000000000').slice(0, 9));
+	};
+	const cached = BigInt((usage.prompt_tokens_details || {}).cached_tokens || 0);
+	const written = BigInt((usage.prompt_tokens_details || {}).cache_write_tokens || 0);
+	const prompt = BigInt(usage.prompt_tokens);
+	const inP = nano(model.input_per_mtok);
+	const cachedP = model.cached_input_per_mtok === undefined ? inP :
+	    nano(model.cached_input_per_mtok);
+	const writeP = model.cache_write_per_mtok === undefined ? inP :
+	    nano(model.cache_write_per_mtok);
+	const v = (prompt - cached - written) * inP + cached * cachedP + written * writeP +
+	    BigInt(usage.completion_tokens) * nano(model.output_per_mtok);
+	let n = v / 1000000n;
+	if (v % 1000000n >= 500000n)
+		n++;
+	const frac = (n % 1000000000n).toString().padStart(9, '0').replace(/0+$/, '');
+	return (n / 1000000000n).toString() + (frac ? '.' + frac : '');
+}
+
 /* Build an OpenAI chat body for the catalog model with one user message. */
 function chatBody(text, extra) {
 	return Object.assign({ model: 'mock-gpt', messages: [{ role: 'user', content: text }] },
@@ -775,5 +803,6 @@ module.exports = {
 	startEnv, requireBuild, requirePackage, skip, sleep, waitFor, request,
 	streamRequest, streamText, assertErrorShape, childrenOf, procStatus, alive,
 	freePort, spawnTracked, killChild, chatBody, randomKey, signal, MOCK_KEY,
+	expectedCost, defaultModel,
 	SRCDIR, BUILDDIR,
 };

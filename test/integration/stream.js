@@ -113,6 +113,12 @@ test('stream', async (t) => {
 			const usageChunks = chunks.filter((c) => c.json.usage);
 			assert.equal(usageChunks.length, 1, 'more than one chunk with usage');
 			assert.equal(h.streamText(s), 'Echo: with usage please');
+			/* The cost, as a comment right before [DONE] (SDKs skip comments). */
+			const comment = s.events[s.events.length - 2];
+			assert.equal(comment.data, null, 'no comment before [DONE]');
+			assert.deepEqual(comment.comments, [': x-nextmodel-cost-usd: ' +
+			    h.expectedCost(last.usage, h.defaultModel())]);
+			assert.equal(h.expectedCost(last.usage, h.defaultModel()), '0.00000285');
 		});
 
 		await t.test('include_usage false is honoured', async () => {

@@ -171,11 +171,50 @@ test_cost(void)
 	}
 }
 
+/* money_cost_sum: one rounding over the whole sum. */
+static void
+test_cost_sum(void)
+{
+	static const struct {
+		int64_t	tokens[3];
+		nm_nano	prices[3];
+		size_t	n;
+		int	ret;
+		nm_nano	want;
+	} cases[] = {
+		/* 3 x 0.15 + 4 x 0.60 USD/Mtok = 2.85e-6 USD */
+		{ { 3, 4, 0 }, { 150000000, 600000000, 0 }, 2, 0, 2850 },
+		/* each term alone rounds 0.5 up (twice 1); the sum is exactly 1 */
+		{ { 1, 1, 0 }, { 500000, 500000, 0 }, 2, 0, 1 },
+		/* 0.4 + 0.4 + 0.4 nano: per-term rounding says 0, the sum 1 */
+		{ { 1, 1, 1 }, { 400000, 400000, 400000 }, 3, 0, 1 },
+		{ { 0, 0, 0 }, { 1, 2, 3 }, 3, 0, 0 },
+		{ { 0, 0, 0 }, { 0, 0, 0 }, 0, 0, 0 },
+		{ { -1, 0, 0 }, { 1, 0, 0 }, 1, -1, 0 },
+		{ { 1, 0, 0 }, { -1, 0, 0 }, 1, -1, 0 },
+		/* INT64_MAX tokens at 1 USD/Mtok does not fit in int64 nano */
+		{ { INT64_MAX, 0, 0 }, { 1000000000, 0, 0 }, 1, -1, 0 },
+		/* 1e12 tokens at 1000 USD/Mtok: 1e9 USD = 1e18 nano, fits */
+		{ { 1000000000000LL, 0, 0 }, { 1000000000000LL, 0, 0 }, 1, 0,
+		    1000000000000000000LL },
+	};
+	size_t i;
+	nm_nano v;
+
+	for (i = 0; i < NM_NELEM(cases); i++) {
+		v = -42;
+		CHECK(money_cost_sum(cases[i].tokens, cases[i].prices, cases[i].n,
+		    &v) == cases[i].ret);
+		CHECK(v == (cases[i].ret == 0 ? cases[i].want : -42));
+	}
+}
+
 int
 main(void)
 {
 	test_parse();
 	test_roundtrip();
 	test_cost();
+	test_cost_sum();
 	UNIT_DONE();
 }
