@@ -785,7 +785,7 @@ function expectedCost(usage, model) {
 	const writeP = model.cache_write_per_mtok === undefined ? inP :
 	    nano(model.cache_write_per_mtok);
 	const v = (prompt - cached - written) * inP + cached * cachedP + written * writeP +
-	    BigInt(usage.completion_tokens) * nano(model.output_per_mtok);
+	    BigInt(usage.completion_tokens || 0) * nano(model.output_per_mtok);
 	let n = v / 1000000n;
 	if (v % 1000000n >= 500000n)
 		n++;
