@@ -27,15 +27,15 @@
 #define AUTH_B64_LEN		43
 #define AUTH_ID_RANDOM		8
 #define AUTH_ID_CHARS		20	/* "key_" + 16 hex; AUTH_ID_LEN is the room */
-#define AUTH_KEY_PFX		"nm:key:"
-#define AUTH_KEYID_PFX		"nm:keyid:"
-#define AUTH_KEYS_SET		"nm:keys"
+#define AUTH_KEY_PFX		"nm:{auth}:key:"
+#define AUTH_KEYID_PFX		"nm:{auth}:id:"
+#define AUTH_KEYS_SET		"nm:{auth}:ids"
 #define AUTH_CREATE_TRIES	3
 #define AUTH_LIST_CHUNK		256
 #define AUTH_NEG_MAX_MS		1000
 
 /*
- * KEYS: nm:key:<hash> nm:keyid:<id> nm:keys.  ARGV: id hash project team
+ * KEYS: nm:{auth}:key:<hash> nm:{auth}:id:<id> nm:{auth}:ids.  ARGV: id hash project team
  * name created rpm tpm.  Refuses to overwrite anything, so the id and hash
  * entries are made together or not at all.
  */
@@ -49,7 +49,7 @@ static const char create_script[] =
     "redis.call('SADD', KEYS[3], ARGV[1]) "
     "return 1";
 
-/* KEYS: nm:key:<hash>.  ARGV: now.  1 revoked (or already), 0 no record. */
+/* KEYS: nm:{auth}:key:<hash>.  ARGV: now.  1 revoked (or already), 0 no record. */
 static const char revoke_script[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
     "if redis.call('HGET', KEYS[1], 'revoked') ~= '1' then "
@@ -61,7 +61,7 @@ static const char b64url[] =
 
 enum field_type { F_STR, F_INT, F_BOOL };
 
-/* The fields of nm:key:<hash> read into a struct key_record. */
+/* The fields of nm:{auth}:key:<hash> read into a struct key_record. */
 static const struct field {
 	const char	*name;
 	enum field_type	 type;
@@ -493,7 +493,7 @@ ids_push(char ***ids, size_t *n, size_t *cap, const char *s, size_t len)
 	return 0;
 }
 
-/* Every member of nm:keys, sorted, without duplicates; 0 or -1. */
+/* Every member of nm:{auth}:ids, sorted, without duplicates; 0 or -1. */
 static int
 list_ids(struct redis *r, char ***ids, size_t *nids, char *err, size_t errlen)
 {

@@ -3,10 +3,13 @@
  *
  * API keys.  A key is "nm-" followed by 43 base64url characters (256
  * random bits); Redis stores only its SHA-256.  Layout (doc/redis-keys.md):
- *   nm:key:<sha256 hex>   hash: id hash project team name created revoked
- *                         rpm tpm [revoked_at]
- *   nm:keyid:<key id>     string: the sha256 hex, so a key can be revoked by id
- *   nm:keys               set of key ids
+ *   nm:{auth}:key:<sha256 hex>  hash: id hash project team name created
+ *                               revoked rpm tpm [revoked_at]
+ *   nm:{auth}:id:<key id>       string: the sha256 hex, so a key can be
+ *                               revoked by id
+ *   nm:{auth}:ids               set of key ids
+ * All share the hash tag {auth}: one slot on Redis Cluster, so the script
+ * that creates a key may touch all three.
  * A worker keeps a short cache of lookups so revocation bites within
  * key_cache_ms (at most 5 s).
  */

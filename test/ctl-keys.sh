@@ -212,13 +212,13 @@ ok "key list --format yaml exits 2" [ "$rc" -eq 2 ]
 rcli --scan >"$tmp/scan" 2>"$tmp/scan.err"
 ok "redis-cli --scan works" [ -s "$tmp/scan" ]
 ok "no Redis key contains a secret" sh -c "! grep -qF -e '${key1#nm-}' -e '${key2#nm-}' -e '${key3#nm-}' '$tmp/scan'"
-ok "nm:key:<sha256> exists" grep -qx "nm:key:$h1" "$tmp/scan"
-ok "nm:keyid:<id> exists" grep -qx "nm:keyid:$id1" "$tmp/scan"
-ok "nm:keyid:<id> holds the hash" [ "$(rcli GET "nm:keyid:$id1")" = "$h1" ]
-ok "the record's hash field is the hash" [ "$(rcli HGET "nm:key:$h1" hash)" = "$h1" ]
-ok "the record's project" [ "$(rcli HGET "nm:key:$h1" project)" = alpha ]
-ok "nm:keys lists the ids" [ "$(rcli SISMEMBER nm:keys "$id2")" = 1 ]
-rcli HGETALL "nm:key:$h1" >"$tmp/rec"
+ok "nm:{auth}:key:<sha256> exists" grep -qx "nm:{auth}:key:$h1" "$tmp/scan"
+ok "nm:{auth}:id:<id> exists" grep -qx "nm:{auth}:id:$id1" "$tmp/scan"
+ok "nm:{auth}:id:<id> holds the hash" [ "$(rcli GET "nm:{auth}:id:$id1")" = "$h1" ]
+ok "the record's hash field is the hash" [ "$(rcli HGET "nm:{auth}:key:$h1" hash)" = "$h1" ]
+ok "the record's project" [ "$(rcli HGET "nm:{auth}:key:$h1" project)" = alpha ]
+ok "nm:{auth}:ids lists the ids" [ "$(rcli SISMEMBER nm:{auth}:ids "$id2")" = 1 ]
+rcli HGETALL "nm:{auth}:key:$h1" >"$tmp/rec"
 ok "no stored value contains the secret" sh -c "! grep -qF '${key1#nm-}' '$tmp/rec'"
 
 # --- key revoke ------------------------------------------------------------
@@ -226,7 +226,7 @@ run -c "$conf" key revoke "$id1"
 ok "key revoke exits 0" [ "$rc" -eq 0 ]
 ok "key revoke says 'revoked ID' on stderr" grep -qx "revoked $id1" "$tmp/err"
 ok "key revoke prints nothing on stdout" [ ! -s "$tmp/out" ]
-ok "the record is marked revoked" [ "$(rcli HGET "nm:key:$h1" revoked)" = 1 ]
+ok "the record is marked revoked" [ "$(rcli HGET "nm:{auth}:key:$h1" revoked)" = 1 ]
 run -c "$conf" key list
 ok "key list shows it revoked" grep -Eq "^$id1 .* yes +60 +100000\$" "$tmp/out"
 ok "the other keys are not revoked" [ "$(grep -c ' no ' "$tmp/out")" -eq 2 ]

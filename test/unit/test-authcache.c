@@ -167,15 +167,15 @@ cleanup(struct redis *r)
 		if (secrets[i][0] == '\0')
 			continue;
 		crypto_sha256_hex(secrets[i], AUTH_KEY_LEN, hex);
-		rep = redis_command(r, "DEL nm:key:%s nm:keyid:%s", hex,
+		rep = redis_command(r, "DEL nm:{auth}:key:%s nm:{auth}:id:%s", hex,
 		    recs[i].id);
 		freeReplyObject(rep);
-		rep = redis_command(r, "SREM nm:keys %s", recs[i].id);
+		rep = redis_command(r, "SREM nm:{auth}:ids %s", recs[i].id);
 		freeReplyObject(rep);
 	}
 	unknown_key(secrets[0], 'q');
 	crypto_sha256_hex(secrets[0], AUTH_KEY_LEN, hex);
-	rep = redis_command(r, "DEL nm:key:%s", hex);
+	rep = redis_command(r, "DEL nm:{auth}:key:%s", hex);
 	freeReplyObject(rep);
 }
 
@@ -290,19 +290,19 @@ main(void)
 			    strcmp(recs[i].id, recs[j].id) != 0);
 	}
 	crypto_sha256_hex(secrets[3], AUTH_KEY_LEN, hex);
-	rep = redis_command(r, "HGET nm:key:%s hash", hex);
+	rep = redis_command(r, "HGET nm:{auth}:key:%s hash", hex);
 	CHECK(rep != NULL && rep->type == REDIS_REPLY_STRING &&
 	    strcmp(rep->str, hex) == 0);
 	freeReplyObject(rep);
-	rep = redis_command(r, "GET nm:keyid:%s", recs[3].id);
+	rep = redis_command(r, "GET nm:{auth}:id:%s", recs[3].id);
 	CHECK(rep != NULL && rep->type == REDIS_REPLY_STRING &&
 	    strcmp(rep->str, hex) == 0);
 	freeReplyObject(rep);
-	rep = redis_command(r, "SISMEMBER nm:keys %s", recs[3].id);
+	rep = redis_command(r, "SISMEMBER nm:{auth}:ids %s", recs[3].id);
 	CHECK(rep != NULL && rep->type == REDIS_REPLY_INTEGER &&
 	    rep->integer == 1);
 	freeReplyObject(rep);
-	rep = redis_command(r, "HGETALL nm:key:%s", hex);
+	rep = redis_command(r, "HGETALL nm:{auth}:key:%s", hex);
 	CHECK(rep != NULL && rep->type == REDIS_REPLY_ARRAY);
 	for (i = 0; rep != NULL && i < rep->elements; i++)
 		CHECK(strstr(rep->element[i]->str, secrets[3] + 3) == NULL);
@@ -328,12 +328,12 @@ main(void)
 	CHECK(auth_key_lookup(r, "nm-bad", &rec) == 0);
 	/* A record under the wrong hash does not authenticate. */
 	crypto_sha256_hex(unk, AUTH_KEY_LEN, hex);
-	rep = redis_command(r, "HSET nm:key:%s id key_00000000000000aa "
+	rep = redis_command(r, "HSET nm:{auth}:key:%s id key_00000000000000aa "
 	    "hash 0000000000000000000000000000000000000000000000000000000000000000 "
 	    "project p created 1 revoked 0 rpm 0 tpm 0", hex);
 	freeReplyObject(rep);
 	CHECK(auth_key_lookup(r, unk, &rec) == 0);
-	rep = redis_command(r, "DEL nm:key:%s", hex);
+	rep = redis_command(r, "DEL nm:{auth}:key:%s", hex);
 	freeReplyObject(rep);
 
 	/* Eight threads, one cache smaller than the key set (eviction). */
@@ -370,7 +370,7 @@ main(void)
 	unknown_key(unk, 'q');
 	CHECK(auth_cache_lookup(ac, r, unk, AUTH_KEY_LEN, &rec) == 0);
 	crypto_sha256_hex(unk, AUTH_KEY_LEN, hex);
-	rep = redis_command(r, "HSET nm:key:%s id key_00000000000000ab hash %s "
+	rep = redis_command(r, "HSET nm:{auth}:key:%s id key_00000000000000ab hash %s "
 	    "project late created 1 revoked 0 rpm 0 tpm 0", hex, hex);
 	freeReplyObject(rep);
 	t0 = mono_ms();
