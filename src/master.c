@@ -47,6 +47,7 @@ struct child {
 	int		 ready_fd;	/* read end; -1 once ready */
 	int		 ready;
 	int		 stopping;	/* we sent it SIGTERM */
+	int		 hung;		/* we killed it for silence */
 	int64_t		 started_ms;
 };
 
@@ -321,6 +322,31 @@ reload_settle(struct master *m)
 	notify("READY=1");
 }
 
+/*
+ * Kill workers whose engine has stopped beating: a hung worker would
+ * otherwise keep taking connections it never answers.  Reaping then
+ * respawns it like any crashed worker.
+ */
+static void
+check_hung(struct master *m, int64_t now)
+{
+	struct child *c;
+	int64_t age;
+	int i;
+
+	for (i = 0; i < MAX_CHILDREN; i++) {
+		c = &m->children[i];
+		if (c->pid == 0 || c->hung ||
+		    (age = metrics_beat_age(m->metrics, (int)c->pid, now)) < 0 ||
+		    age <= m->cfg->worker_timeout_ms)
+			continue;
+		log_warnx("worker[%u.%d] pid %d silent for %lld ms; killing it",
+		    c->gen, c->slot, (int)c->pid, (long long)age);
+		c->hung = 1;
+		kill(c->pid, SIGKILL);
+	}
+}
+
 /* Reap children; schedule respawns for current-generation workers that died. */
 static void
 reap(struct master *m)
@@ -331,6 +357,7 @@ reap(struct master *m)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		metrics_beat_release(m->metrics, (int)pid);
 		if ((c = child_by_pid(m, pid)) == NULL)
 			continue;
 		if (c->ready_fd >= 0)
@@ -490,6 +517,7 @@ master_run(const char *path, struct config *cfg)
 				m.stop_deadline = now + 5000;
 			}
 		} else {
+			check_hung(&m, now);
 			respawn_due(&m, now);
 			reload_settle(&m);
 			if (!m.notified_ready &&

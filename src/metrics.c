@@ -15,10 +15,10 @@
 
 #include "nextmodel.h"
 #include "buf.h"
-#include "json.h"
 #include "metrics.h"
 
 #define SERIES_MAX	1024
+#define BEAT_MAX	512
 #define LABEL_MAX	96
 
 static const double bucket_le[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -45,6 +45,10 @@ struct metrics {
 	atomic_ullong		worker_starts;
 	atomic_ullong		reloads_ok, reloads_failed;
 	struct series		upstream_errors[64];
+	struct {
+		atomic_int	pid;		/* 0: free */
+		atomic_llong	ms;		/* monotonic ms of the last beat */
+	}			beats[BEAT_MAX];
 };
 
 /* Map the region shared by the master and every worker. */
@@ -172,6 +176,59 @@ metrics_reload(struct metrics *m, int ok)
 {
 	if (m != NULL)
 		atomic_fetch_add(ok ? &m->reloads_ok : &m->reloads_failed, 1);
+}
+
+/* Take a beat slot for a worker. */
+int
+metrics_beat_claim(struct metrics *m, int pid)
+{
+	int i, expect;
+
+	if (m == NULL)
+		return -1;
+	for (i = 0; i < BEAT_MAX; i++) {
+		expect = 0;
+		if (atomic_compare_exchange_strong(&m->beats[i].pid, &expect, pid)) {
+			atomic_store(&m->beats[i].ms, nm_mono_ms());
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* The worker is alive. */
+void
+metrics_beat(struct metrics *m, int slot)
+{
+	if (m != NULL && slot >= 0 && slot < BEAT_MAX)
+		atomic_store(&m->beats[slot].ms, nm_mono_ms());
+}
+
+/* How long since pid last beat; -1 when it has no slot (yet). */
+int64_t
+metrics_beat_age(struct metrics *m, int pid, int64_t now_ms)
+{
+	int i;
+
+	if (m == NULL || pid <= 0)
+		return -1;
+	for (i = 0; i < BEAT_MAX; i++)
+		if (atomic_load(&m->beats[i].pid) == pid)
+			return now_ms - atomic_load(&m->beats[i].ms);
+	return -1;
+}
+
+/* The worker is gone: free its slot (the master, after reaping it). */
+void
+metrics_beat_release(struct metrics *m, int pid)
+{
+	int i;
+
+	if (m == NULL || pid <= 0)
+		return;
+	for (i = 0; i < BEAT_MAX; i++)
+		if (atomic_load(&m->beats[i].pid) == pid)
+			atomic_store(&m->beats[i].pid, 0);
 }
 
 /* A label value with Prometheus escaping (\\, \", \n). */

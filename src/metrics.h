@@ -22,6 +22,16 @@ void		 metrics_connections(struct metrics *, int delta);
 void		 metrics_upstream_error(struct metrics *, const char *provider);
 void		 metrics_worker_start(struct metrics *);
 void		 metrics_reload(struct metrics *, int ok);
+/*
+ * Worker liveness.  A worker claims a slot for its pid and its engine
+ * thread beats it; the master reads the age of the last beat and kills a
+ * worker that has gone silent.
+ */
+int		 metrics_beat_claim(struct metrics *, int pid);	/* slot or -1 */
+void		 metrics_beat(struct metrics *, int slot);
+/* Milliseconds since pid's last beat, or -1 if it has no slot. */
+int64_t		 metrics_beat_age(struct metrics *, int pid, int64_t now_ms);
+void		 metrics_beat_release(struct metrics *, int pid);
 /* Prometheus text exposition format 0.0.4; 0 or -1. */
 int		 metrics_render(struct metrics *, struct buf *);
 

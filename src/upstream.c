@@ -59,6 +59,8 @@ struct upstream {
 	int			 stopping;
 	struct upstream_call	*live;		/* engine only */
 	atomic_int		 nactive;
+	void			(*tick)(void *);
+	void			*tick_arg;
 };
 
 /* Free what a request description owns; headers may hold keys: cleanse them. */
@@ -373,6 +375,8 @@ engine_main(void *arg)
 			    errmsg);
 		}
 		check_idle(up);
+		if (up->tick != NULL)
+			up->tick(up->tick_arg);
 
 		pthread_mutex_lock(&up->mu);
 		stopping = up->stopping;
@@ -393,12 +397,14 @@ engine_main(void *arg)
 
 /* Start the engine.  Called in a worker after fork, before serving. */
 struct upstream *
-upstream_start(void)
+upstream_start(void (*tick)(void *), void *arg)
 {
 	struct upstream *up;
 
 	if ((up = calloc(1, sizeof(*up))) == NULL)
 		return NULL;
+	up->tick = tick;
+	up->tick_arg = arg;
 	if ((up->multi = curl_multi_init()) == NULL) {
 		free(up);
 		return NULL;

@@ -53,8 +53,11 @@ struct upstream_req {
 struct upstream;
 struct upstream_call;
 
-/* Start the engine thread.  NULL on failure. */
-struct upstream	*upstream_start(void);
+/*
+ * Start the engine thread.  tick (may be NULL) is called on it at least
+ * every 250 ms: a sign of life.  NULL on failure.
+ */
+struct upstream	*upstream_start(void (*tick)(void *), void *arg);
 /* Cancel everything, join the thread, free.  NULL does nothing. */
 void		 upstream_stop(struct upstream *);
 /*

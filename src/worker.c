@@ -112,6 +112,15 @@ sleep_ms(long ms)
 		;
 }
 
+/* The engine thread's sign of life, read by the master. */
+static void
+engine_beat(void *arg)
+{
+	struct worker *w = arg;
+
+	metrics_beat(w->metrics, w->beat_slot);
+}
+
 /* End every request still live (drain deadline passed). */
 static void
 force_end_all(struct worker *w)
@@ -168,6 +177,7 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 	w.gen = gen;
 	w.listen_fd = listen_fd;
 	w.metrics = metrics;
+	w.beat_slot = metrics_beat_claim(metrics, (int)getpid());
 	pthread_mutex_init(&w.reqs_mu, NULL);
 	snprintf(ident, sizeof(ident), "worker[%u.%d]", gen, slot);
 	log_set_ident(ident);
@@ -192,7 +202,7 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 		return 1;
 	}
 	if ((w.auth = auth_cache_new(cfg->key_cache_ms, 8192)) == NULL ||
-	    (w.up = upstream_start()) == NULL) {
+	    (w.up = upstream_start(engine_beat, &w)) == NULL) {
 		log_warnx("cannot start the upstream engine");
 		code = 1;
 		goto out;

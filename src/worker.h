@@ -30,6 +30,7 @@ struct worker {
 	atomic_int		 draining;
 	atomic_int		 nrequests;	/* live requests */
 	atomic_int		 fresh_conns;	/* connections yet to send a request */
+	int			 beat_slot;	/* liveness slot in the shared metrics */
 	pthread_mutex_t		 reqs_mu;
 	struct request		*reqs;		/* live requests (for forced shutdown) */
 };

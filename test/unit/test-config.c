@@ -440,6 +440,7 @@ test_defaults(void)
 	CHECK(cfg->max_upstream_bytes == 64 * 1024 * 1024);
 	CHECK(cfg->max_connections == 4096);
 	CHECK(cfg->shutdown_timeout_ms == 30000);
+	CHECK(cfg->worker_timeout_ms == 30000);
 	CHECK(cfg->key_cache_ms == 2000);
 	CHECK(cfg->providers == NULL);
 	CHECK(cfg->nproviders == 0);
@@ -502,6 +503,7 @@ test_good_config(void)
 	CHECK(cfg->max_upstream_bytes == 2097152);
 	CHECK(cfg->max_connections == 100);
 	CHECK(cfg->shutdown_timeout_ms == 5000);
+	CHECK(cfg->worker_timeout_ms == 4000);
 	CHECK(cfg->key_cache_ms == 5000);
 	CHECK(cfg->nproviders == 3);
 	CHECK(cfg->catalog != NULL && cfg->catalog->n == 2);
@@ -518,7 +520,7 @@ test_good_config(void)
 		CHECK(p->timeout_ms == 30000);
 		CHECK(p->idle_timeout_ms == 15000);
 		CHECK(p->stream_usage == 0);
-		CHECK(p->line == 25);
+		CHECK(p->line == 26);
 	}
 	p = config_provider(cfg, "anthropic");
 	CHECK(p != NULL);
