@@ -957,6 +957,36 @@ take_usage(struct prov_ctx *ctx, const struct json *j, int ch)
 		provider_usage_openai(j, u, &ctx->usage);
 }
 
+/*
+ * Parse a whole 2xx answer into j: an object that is not an error.  0, or
+ * -1 with err filled (j then holds nothing to free).
+ */
+static int
+answer_open(struct prov_ctx *ctx, const char *body, size_t len,
+    struct json *j, struct oa_state **st, struct errinfo *err)
+{
+	char e[128];
+
+	if ((*st = state_of(ctx)) == NULL) {
+		provider_err(err, 500, "server_error", NULL, "out of memory");
+		return -1;
+	}
+	if (json_parse(j, body != NULL ? body : "", len, &ctx->lim, e,
+	    sizeof(e)) != 0 || json_type(j, 0) != JSON_OBJECT) {
+		json_free(j);
+		provider_err(err, 502, "upstream_error", "upstream_error",
+		    "The source '%s' sent an incomplete or invalid answer.",
+		    ctx->prov->name);
+		return -1;
+	}
+	if (json_get(j, 0, "error") >= 0) {
+		error_in_answer(ctx, body, len, 0, err);
+		json_free(j);
+		return -1;
+	}
+	return 0;
+}
+
 /* A whole answer: check it is complete; relay it (OpenAI) or normalise it. */
 static int
 openai_chat_decode(struct prov_ctx *ctx, const char *body, size_t len,
@@ -965,25 +995,11 @@ openai_chat_decode(struct prov_ctx *ctx, const char *body, size_t len,
 	static const char *const omit[] = { "usage", "choices", NULL };
 	struct oa_state *st;
 	struct json j;
-	char e[128];
 	int ch, c, fr, i, n = 0, rr, r = -1;
 
 	memset(&j, 0, sizeof(j));
-	if ((st = state_of(ctx)) == NULL) {
-		provider_err(err, 500, "server_error", NULL, "out of memory");
+	if (answer_open(ctx, body, len, &j, &st, err) != 0)
 		goto out;
-	}
-	if (json_parse(&j, body != NULL ? body : "", len, &ctx->lim, e,
-	    sizeof(e)) != 0 || json_type(&j, 0) != JSON_OBJECT) {
-		provider_err(err, 502, "upstream_error", "upstream_error",
-		    "The source '%s' sent an incomplete or invalid answer.",
-		    ctx->prov->name);
-		goto out;
-	}
-	if (json_get(&j, 0, "error") >= 0) {
-		error_in_answer(ctx, body, len, 0, err);
-		goto out;
-	}
 	if (ctx->stream) {
 		provider_err(err, 502, "upstream_error", "upstream_error",
 		    "The source '%s' answered without streaming.",
@@ -1406,25 +1422,11 @@ openai_embed_decode(struct prov_ctx *ctx, const char *body, size_t len,
 	static const char *const omit_item[] = { "embedding", NULL };
 	struct oa_state *st;
 	struct json j;
-	char e[128];
 	int d, i, it, em, n = 0, n2, rr = 0, r = -1;
 
 	memset(&j, 0, sizeof(j));
-	if ((st = state_of(ctx)) == NULL) {
-		provider_err(err, 500, "server_error", NULL, "out of memory");
+	if (answer_open(ctx, body, len, &j, &st, err) != 0)
 		goto out;
-	}
-	if (json_parse(&j, body != NULL ? body : "", len, &ctx->lim, e,
-	    sizeof(e)) != 0 || json_type(&j, 0) != JSON_OBJECT) {
-		provider_err(err, 502, "upstream_error", "upstream_error",
-		    "The source '%s' sent an incomplete or invalid answer.",
-		    ctx->prov->name);
-		goto out;
-	}
-	if (json_get(&j, 0, "error") >= 0) {
-		error_in_answer(ctx, body, len, 0, err);
-		goto out;
-	}
 	d = json_get(&j, 0, "data");
 	if (d < 0 || json_type(&j, d) != JSON_ARRAY || json_size(&j, d) == 0)
 		goto bad;
