@@ -322,6 +322,23 @@ set_text(struct cfgctx *c, const struct ckey *k, void *base,
 	return (0);
 }
 
+/*
+ * The text of a string key: 1 with *out set; 0 when it is unset (a null
+ * or absent value without default: the field is cleared); -1 on error.
+ */
+static int
+text_value(struct cfgctx *c, const struct ckey *k, void *base,
+    const struct ynode *v, const char **out)
+{
+	if (is_unset(k, v))
+		return (set_text(c, k, base, v, NULL, 0));
+	if (text_of(c, k, v, out) == -1)
+		return (-1);
+	if (*out == NULL)
+		return (set_text(c, k, base, v, NULL, 0));
+	return (1);
+}
+
 /* Numbers: int, long or size_t fields, range-checked. */
 static int
 set_number(struct cfgctx *c, const struct ckey *k, void *base,
@@ -384,12 +401,8 @@ set_path(struct cfgctx *c, const struct ckey *k, void *base,
 	size_t		 len;
 	int		 rc;
 
-	if (is_unset(k, v))
-		return (set_text(c, k, base, v, NULL, 0));
-	if (text_of(c, k, v, &s) == -1)
-		return (-1);
-	if (s == NULL)
-		return (set_text(c, k, base, v, NULL, 0));
+	if ((rc = text_value(c, k, base, v, &s)) <= 0)
+		return (rc);
 	if (*s == '\0' || strlen(s) >= PATH_MAX)
 		return (key_error(c, k, v, "expected a path"));
 	full = s[0] == '/' ? strdup(s) : path_join(c->cfg->dir, s);
@@ -411,13 +424,10 @@ set_envname(struct cfgctx *c, const struct ckey *k, void *base,
 {
 	const char	*s;
 	size_t		 i, len;
+	int		 rc;
 
-	if (is_unset(k, v))
-		return (set_text(c, k, base, v, NULL, 0));
-	if (text_of(c, k, v, &s) == -1)
-		return (-1);
-	if (s == NULL)
-		return (set_text(c, k, base, v, NULL, 0));
+	if ((rc = text_value(c, k, base, v, &s)) <= 0)
+		return (rc);
 	/* Never echo the value: it may be a key pasted in by mistake. */
 	len = strlen(s);
 	if (len == 0 || len > CONFIG_ENV_MAX || (s[0] >= '0' && s[0] <= '9'))
@@ -519,13 +529,10 @@ set_url(struct cfgctx *c, const struct ckey *k, void *base,
 {
 	const char	*s, *host;
 	size_t		 len, hlen;
+	int		 rc;
 
-	if (is_unset(k, v))
-		return (set_text(c, k, base, v, NULL, 0));
-	if (text_of(c, k, v, &s) == -1)
-		return (-1);
-	if (s == NULL)
-		return (set_text(c, k, base, v, NULL, 0));
+	if ((rc = text_value(c, k, base, v, &s)) <= 0)
+		return (rc);
 	if (strncmp(s, "https://", 8) == 0)
 		host = s + 8;
 	else if (strncmp(s, "http://", 7) == 0)
@@ -554,13 +561,10 @@ set_loglevel(struct cfgctx *c, const struct ckey *k, void *base,
 {
 	const char	*s;
 	size_t		 i;
+	int		 rc;
 
-	if (is_unset(k, v))
-		return (set_text(c, k, base, v, NULL, 0));
-	if (text_of(c, k, v, &s) == -1)
-		return (-1);
-	if (s == NULL)
-		return (set_text(c, k, base, v, NULL, 0));
+	if ((rc = text_value(c, k, base, v, &s)) <= 0)
+		return (rc);
 	for (i = 0; i < NM_NELEM(config_log_levels); i++)
 		if (strcmp(s, config_log_levels[i]) == 0)
 			return (set_text(c, k, base, v, s, strlen(s)));
@@ -574,13 +578,10 @@ set_user(struct cfgctx *c, const struct ckey *k, void *base,
 {
 	const char	*s;
 	size_t		 len;
+	int		 rc;
 
-	if (is_unset(k, v))
-		return (set_text(c, k, base, v, NULL, 0));
-	if (text_of(c, k, v, &s) == -1)
-		return (-1);
-	if (s == NULL)
-		return (set_text(c, k, base, v, NULL, 0));
+	if ((rc = text_value(c, k, base, v, &s)) <= 0)
+		return (rc);
 	len = strlen(s);
 	if (len == 0 || len > 32 || s[0] == '-' || strspn(s,
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
