@@ -121,9 +121,19 @@ test('metrics', async (t) => {
 			assert.equal((await env.chat({ model: 'no-such-model',
 			    messages: [{ role: 'user', content: 'x' }] })).status, 404);
 			assert.equal((await env.chat(h.chatBody('boom [[mock:status=500]]'))).status, 502);
-			const after = await scrape(env);
+			/*
+			 * A request is counted when its connection is done with it, which
+			 * can be a moment after the client has read the answer: wait for
+			 * the counters to settle (at most 2 s), then check them exactly.
+			 */
+			let after = null;
 			const d = (want) => sum(after, 'nextmodel_requests_total', want) -
 			    sum(before, 'nextmodel_requests_total', want);
+			await h.waitFor(async () => {
+				after = await scrape(env);
+				return d(ok) >= 4 && d({ status: '404' }) >= 1 &&
+				    d({ status: '502', model: 'mock-gpt', provider: 'mock' }) >= 1;
+			}, 2000, 50);
 			assert.equal(d(ok), 4, 'requests_total{status="200",model="mock-gpt",' +
 			    'provider="mock"} moved by ' + d(ok));
 			assert.equal(d({ status: '404' }), 1, '404 counted ' + d({ status: '404' }));
@@ -145,9 +155,8 @@ test('metrics', async (t) => {
 		await t.test('a slow request lands in a high bucket', async () => {
 			const before = await scrape(env);
 			assert.equal((await env.chat(h.chatBody('slow [[mock:delay=600]]'))).status, 200);
-			const after = await scrape(env);
 			const b = (p, le) => sum(p, 'nextmodel_request_duration_seconds_bucket', { le });
-			const les = [...new Set(after.samples.filter((s) =>
+			const les = [...new Set(before.samples.filter((s) =>
 			    s.name === 'nextmodel_request_duration_seconds_bucket').map((s) => s.labels.le))];
 			/*
 			 * The histogram may count every HTTP request (scrapes too), but
@@ -159,6 +168,12 @@ test('metrics', async (t) => {
 			assert.ok(low.length > 0, 'no bucket bound at or below 0.5 s: ' + les);
 			const le = les.find((x) => x !== '+Inf' && Number(x) === low[0]);
 			const above = (p) => b(p, '+Inf') - b(p, le);
+			/* Counted when the connection is done with it: let it settle. */
+			let after = null;
+			await h.waitFor(async () => {
+				after = await scrape(env);
+				return above(after) - above(before) >= 1;
+			}, 2000, 50);
 			assert.equal(above(after) - above(before), 1,
 			    'observations above le=' + le + ' moved by ' + (above(after) - above(before)));
 		});
