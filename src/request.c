@@ -1284,9 +1284,13 @@ request_complete(struct request *req, int client_aborted)
 	    req->model != NULL ? req->model->id : "",
 	    req->model != NULL ? req->model->provider : "", dur);
 	log_set_request(req->id);
-	log_info("%s %.200s %d %s%s%lldms", req->method, req->path, status,
+	/* Who and what, never the key itself: its id and project. */
+	log_info("%s %.200s %d %lldms%s%s%s%s%s%s", req->method, req->path,
+	    status, (long long)(dur / 1000),
+	    req->model != NULL ? " model=" : "",
 	    req->model != NULL ? req->model->id : "",
-	    req->model != NULL ? " " : "", (long long)(dur / 1000));
+	    req->key.id[0] != '\0' ? " key=" : "", req->key.id,
+	    req->key.project[0] != '\0' ? " project=" : "", req->key.project);
 	log_set_request(NULL);
 	request_unref(req);
 }
