@@ -254,6 +254,17 @@ set_price(struct catalog_ctx *c, struct model *m, const struct model_key *k,
 	return (0);
 }
 
+/* A whole number within the key's range into *l; -1 after reporting. */
+static int
+read_int(struct catalog_ctx *c, struct model *m, const struct model_key *k,
+    const struct ynode *v, long *l)
+{
+	if (ytree_long(v, (long)k->min, (long)k->max, l, NULL, 0) == -1)
+		return (model_error(c, m, v, "%s: expected an integer from %lld "
+		    "to %lld", k->name, k->min, k->max));
+	return (0);
+}
+
 /* A whole number within the key's range, as int64_t. */
 static int
 set_int64(struct catalog_ctx *c, struct model *m, const struct model_key *k,
@@ -261,9 +272,8 @@ set_int64(struct catalog_ctx *c, struct model *m, const struct model_key *k,
 {
 	long	l;
 
-	if (ytree_long(v, (long)k->min, (long)k->max, &l, NULL, 0) == -1)
-		return (model_error(c, m, v, "%s: expected an integer from %lld "
-		    "to %lld", k->name, k->min, k->max));
+	if (read_int(c, m, k, v, &l) == -1)
+		return (-1);
 	*(int64_t *)((char *)m + k->off) = l;
 	return (0);
 }
@@ -275,9 +285,8 @@ set_int(struct catalog_ctx *c, struct model *m, const struct model_key *k,
 {
 	long	l;
 
-	if (ytree_long(v, (long)k->min, (long)k->max, &l, NULL, 0) == -1)
-		return (model_error(c, m, v, "%s: expected an integer from %lld "
-		    "to %lld", k->name, k->min, k->max));
+	if (read_int(c, m, k, v, &l) == -1)
+		return (-1);
 	*(int *)((char *)m + k->off) = (int)l;
 	return (0);
 }
