@@ -21,7 +21,12 @@ test('a hung worker is replaced', async (t) => {
 		const victim = before[0];
 		process.kill(victim, 'SIGSTOP');
 		const t0 = Date.now();
-		/* The other worker keeps serving. */
+		/*
+		 * The other worker keeps serving.  Let the stop take hold first: a
+		 * connection the victim accepted in the very instant it stopped is
+		 * lost with it, as with any hung process.
+		 */
+		await h.sleep(300);
 		const r = await env.chat(h.chatBody('while one worker hangs'));
 		assert.equal(r.status, 200, r.text);
 		const gone = await h.waitFor(() => !h.alive(victim), 10000, 100);
