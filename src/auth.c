@@ -831,24 +831,24 @@ cache_store(struct auth_cache *ac, const unsigned char *h, int live,
 		memset(&e->rec, 0, sizeof(e->rec));
 }
 
-/* Look a key up through the cache: 1 live, 0 unknown or revoked, -1 failure. */
+/*
+ * The cache's answer for a key: 1 live (rec filled), 0 unknown or revoked,
+ * AUTH_ASK when Redis must be asked (h has the key's hash; the entry, if
+ * any, is marked as being refreshed so other threads keep using it).
+ */
 int
-auth_cache_lookup(struct auth_cache *ac, struct redis *r, const char *secret,
-    size_t len, struct key_record *rec)
+auth_cache_get(struct auth_cache *ac, const char *secret, size_t len,
+    unsigned char h[CRYPTO_SHA256_LEN], struct key_record *rec)
 {
 	struct cache_entry	*e;
-	unsigned char		 h[CRYPTO_SHA256_LEN];
-	char			 hex[CRYPTO_SHA256_HEXLEN + 1];
-	struct key_record	 fresh;
 	int64_t			 now;
 	uint32_t		 i;
-	int			 rc, have_stale = 0, stale_live = 0;
+	int			 rc;
 
 	memset(rec, 0, sizeof(*rec));
 	if (!auth_key_wellformed(secret, len))
 		return 0;
 	crypto_sha256(secret, len, h);
-
 	pthread_mutex_lock(&ac->lock);
 	now = nm_mono_ms();
 	if ((i = cache_find(ac, h)) != CACHE_NONE) {
@@ -864,36 +864,89 @@ auth_cache_lookup(struct auth_cache *ac, struct redis *r, const char *secret,
 			pthread_mutex_unlock(&ac->lock);
 			return rc;
 		}
-		have_stale = 1;
-		stale_live = e->live;
 		if (e->live)
 			e->refreshing = 1;
 	}
 	pthread_mutex_unlock(&ac->lock);
+	return AUTH_ASK;
+}
 
-	crypto_hex(h, sizeof(h), hex);
-	rc = lookup_hex(r, hex, &fresh);
+/* The Redis key holding the record of the key whose hash is h. */
+void
+auth_record_key(const unsigned char h[CRYPTO_SHA256_LEN], char *out,
+    size_t outlen)
+{
+	char hex[CRYPTO_SHA256_HEXLEN + 1];
 
+	crypto_hex(h, CRYPTO_SHA256_LEN, hex);
+	snprintf(out, outlen, AUTH_KEY_PFX "%s", hex);
+}
+
+/* An HGETALL reply for h: 1 live (rec), 0 unknown/revoked/broken, -1 error reply. */
+int
+auth_record_reply(const redisReply *rep, const unsigned char h[CRYPTO_SHA256_LEN],
+    struct key_record *rec)
+{
+	char hex[CRYPTO_SHA256_HEXLEN + 1];
+	int rc;
+
+	memset(rec, 0, sizeof(*rec));
+	if (rep == NULL || rep->type == REDIS_REPLY_ERROR)
+		return -1;
+	crypto_hex(h, CRYPTO_SHA256_LEN, hex);
+	if (record_parse(rep, hex, rec) == -1 || rec->revoked)
+		rc = 0;
+	else
+		rc = 1;
+	if (rc != 1)
+		memset(rec, 0, sizeof(*rec));
+	return rc;
+}
+
+/*
+ * Store what Redis said of h (rc 1 live with fresh, 0 unknown, -1 Redis
+ * failed) and give the answer to use: on a failure, a stale entry still
+ * stands (and the next call asks again); with none, -1.
+ */
+int
+auth_cache_put(struct auth_cache *ac, const unsigned char h[CRYPTO_SHA256_LEN],
+    int rc, const struct key_record *fresh, struct key_record *rec)
+{
+	struct cache_entry	*e;
+	uint32_t		 i;
+
+	memset(rec, 0, sizeof(*rec));
 	pthread_mutex_lock(&ac->lock);
-	if (rc >= 0)
-		cache_store(ac, h, rc, &fresh, nm_mono_ms());
-	else if (have_stale) {
-		/*
-		 * Redis is failing: answer from the stale entry, if it is
-		 * still there, and let the next call try Redis again.
-		 */
-		if ((i = cache_find(ac, h)) != CACHE_NONE) {
-			e = &ac->e[i];
-			e->refreshing = 0;
-			rc = e->live;
-			if (rc)
-				fresh = e->rec;
-		} else if (!stale_live)
-			rc = 0;
+	if (rc >= 0) {
+		cache_store(ac, h, rc, fresh, nm_mono_ms());
+		if (rc == 1)
+			*rec = *fresh;
+	} else if ((i = cache_find(ac, h)) != CACHE_NONE) {
+		e = &ac->e[i];
+		e->refreshing = 0;
+		rc = e->live;
+		if (rc)
+			*rec = e->rec;
 	}
 	pthread_mutex_unlock(&ac->lock);
-	if (rc == 1)
-		*rec = fresh;
+	return rc;
+}
+
+/* Look a key up through the cache, asking Redis on this thread: 1, 0 or -1. */
+int
+auth_cache_lookup(struct auth_cache *ac, struct redis *r, const char *secret,
+    size_t len, struct key_record *rec)
+{
+	unsigned char		 h[CRYPTO_SHA256_LEN];
+	char			 hex[CRYPTO_SHA256_HEXLEN + 1];
+	struct key_record	 fresh;
+	int			 rc;
+
+	if ((rc = auth_cache_get(ac, secret, len, h, rec)) != AUTH_ASK)
+		return rc;
+	crypto_hex(h, sizeof(h), hex);
+	rc = r != NULL ? lookup_hex(r, hex, &fresh) : -1;
+	rc = auth_cache_put(ac, h, rc, &fresh, rec);
 	crypto_cleanse(&fresh, sizeof(fresh));
 	return rc;
 }

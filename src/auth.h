@@ -74,4 +74,24 @@ void	auth_cache_free(struct auth_cache *);	/* NULL does nothing */
 int	auth_cache_lookup(struct auth_cache *, struct redis *, const char *secret,
 	    size_t len, struct key_record *rec);
 
+/* Asynchronous lookups, for a worker's Redis thread. */
+#define AUTH_ASK	(-2)
+/*
+ * The cache's answer: 1 live (rec filled), 0 unknown or revoked, AUTH_ASK
+ * when Redis must be asked (h gets the key's SHA-256, to pass on).
+ */
+int	auth_cache_get(struct auth_cache *, const char *secret, size_t len,
+	    unsigned char h[32], struct key_record *rec);
+/* The Redis key of the record of the key whose hash is h (HGETALL it). */
+void	auth_record_key(const unsigned char h[32], char *out, size_t outlen);
+/* Decode that HGETALL reply: 1 live (rec), 0 unknown or revoked, -1 error. */
+int	auth_record_reply(const redisReply *, const unsigned char h[32],
+	    struct key_record *rec);
+/*
+ * Store Redis's answer (rc 1 with fresh, 0, or -1 for a failure) and return
+ * the one to use: on a failure a cached (stale) answer still stands.
+ */
+int	auth_cache_put(struct auth_cache *, const unsigned char h[32], int rc,
+	    const struct key_record *fresh, struct key_record *rec);
+
 #endif

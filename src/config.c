@@ -36,6 +36,7 @@
 
 #define CONFIG_DEFAULT_PATH	SYSCONFDIR "/nextmodel/nextmodel.yaml"
 #define CONFIG_LEDGER_DIR	LOCALSTATEDIR "/lib/nextmodel/ledger"
+#define CONFIG_SPOOL_DIR	LOCALSTATEDIR "/lib/nextmodel/spool"
 #define CONFIG_NAME_MAX		64	/* provider names */
 #define CONFIG_ENV_MAX		128	/* environment variable names */
 #define CONFIG_URL_MAX		2048
@@ -180,6 +181,13 @@ static const struct ckey config_keys[] = {
 	    0, 0, CF_NULLABLE, NULL, 0 },
 	{ "ledger_dir", CK_PATH, COFF(ledger_dir), 0, CONFIG_LEDGER_DIR,
 	    0, 0, 0, NULL, 0 },
+	{ "receipts", CK_BOOL, COFF(receipts), 1, NULL, 0, 0, 0, NULL, 0 },
+	{ "receipt_ttl_s", CK_LONG, COFF(receipt_ttl_s), 7 * 86400, NULL,
+	    60, 400L * 86400, 0, NULL, 0 },
+	{ "spool_dir", CK_PATH, COFF(spool_dir), 0, CONFIG_SPOOL_DIR,
+	    0, 0, 0, NULL, 0 },
+	{ "spool_max_bytes", CK_SIZE, COFF(spool_max_bytes), 256 * MIB, NULL,
+	    1 * MIB, 64 * GIB, 0, NULL, 0 },
 	{ "public_url", CK_URL, COFF(public_url), 0, NULL,
 	    0, 0, CF_NULLABLE, NULL, 0 },
 	{ "user", CK_USER, COFF(user), 0, NULL, 0, 0, CF_NULLABLE, NULL, 0 },
@@ -990,6 +998,7 @@ config_free(struct config *cfg)
 	free(cfg->catalog_path);
 	free(cfg->policies_dir);
 	free(cfg->ledger_dir);
+	free(cfg->spool_dir);
 	free(cfg->public_url);
 	free(cfg->user);
 	free(cfg->log_level);
@@ -1068,4 +1077,19 @@ const char *
 config_default_path(void)
 {
 	return (CONFIG_DEFAULT_PATH);
+}
+
+/* nextmodeld's own needs: the server secret signs receipts. */
+int
+config_check_gateway(const struct config *cfg, char *err, size_t errlen)
+{
+	if (cfg->receipts && (cfg->secret == NULL || cfg->secret[0] == '\0')) {
+		snprintf(err, errlen, "%s: receipts are on, and they are signed "
+		    "with the server secret, but %s is not set in the "
+		    "environment (set it, or `receipts: false`)", cfg->path,
+		    cfg->secret_env != NULL ? cfg->secret_env :
+		    "the variable named by secret_env");
+		return -1;
+	}
+	return 0;
 }

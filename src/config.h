@@ -61,6 +61,10 @@ struct config {
 	char		*catalog_path;		/* resolved */
 	char		*policies_dir;		/* resolved, may be NULL */
 	char		*ledger_dir;
+	int		 receipts;		/* sign and keep receipts; default on */
+	long		 receipt_ttl_s;		/* nm:receipt:<id> lifetime; default 7 days */
+	char		*spool_dir;		/* receipts wait here while Redis is away */
+	size_t		 spool_max_bytes;	/* per worker; default 256 MiB */
 	char		*public_url;		/* may be NULL */
 	char		*user;			/* drop privileges to this user; may be NULL */
 	char		*log_level;		/* may be NULL */
@@ -92,6 +96,11 @@ const char	*config_kind_name(enum provider_kind);
 const char	*config_dialect_name(enum provider_dialect);
 /* The dialect of a base URL by its host (api.deepseek.com...); else openai. */
 enum provider_dialect config_dialect_guess(const char *base_url);
+/*
+ * What nextmodeld needs beyond a valid file: the server secret when
+ * receipts are on.  0, or -1 with "FILE: message" in err.
+ */
+int		 config_check_gateway(const struct config *, char *err, size_t errlen);
 /* The default config path: $(sysconfdir)/nextmodel/nextmodel.yaml. */
 const char	*config_default_path(void);
 

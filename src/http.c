@@ -25,24 +25,25 @@
 #include "http.h"
 
 struct route {
-	const char	*method;
-	const char	*path;
-	int		 prefix;	/* path is a prefix */
-	void		(*handler)(struct request *);
+	const char		*method;
+	const char		*path;
+	int			 prefix;	/* path is a prefix */
+	const struct pipeline	*pipe;
 };
 
 static const struct route routes[] = {
-	{ "POST",	"/v1/chat/completions",	0, request_chat },
-	{ "POST",	"/v1/embeddings",	0, request_embeddings },
-	{ "POST",	"/v1/quotes",		0, request_quotes },
-	{ "GET",	"/v1/models",		0, request_models },
-	{ "GET",	"/v1/models/",		1, request_model },
-	{ "GET",	"/healthz",		0, request_healthz },
-	{ "GET",	"/readyz",		0, request_readyz },
-	{ "GET",	"/metrics",		0, request_metrics },
+	{ "POST",	"/v1/chat/completions",	0, &pipe_chat },
+	{ "POST",	"/v1/embeddings",	0, &pipe_embeddings },
+	{ "POST",	"/v1/quotes",		0, &pipe_quotes },
+	{ "GET",	"/v1/models",		0, &pipe_models },
+	{ "GET",	"/v1/models/",		1, &pipe_model },
+	{ "GET",	"/v1/receipts/",	1, &pipe_receipt },
+	{ "GET",	"/healthz",		0, &pipe_healthz },
+	{ "GET",	"/readyz",		0, &pipe_readyz },
+	{ "GET",	"/metrics",		0, &pipe_metrics },
 };
 
-/* Pick the handler for method and path. */
+/* Pick the pipeline for method and path. */
 static void
 route(struct request *req)
 {
@@ -58,11 +59,11 @@ route(struct request *req)
 			continue;
 		path_seen = 1;
 		if (strcmp(req->method, r->method) == 0) {
-			req->handler = r->handler;
+			req->pipe = r->pipe;
 			return;
 		}
 	}
-	req->handler = path_seen ? request_method_not_allowed : request_not_found;
+	req->pipe = path_seen ? &pipe_method_not_allowed : &pipe_not_found;
 }
 
 /* Resume a suspended connection (called with req->mu held). */
@@ -201,6 +202,8 @@ request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
 	}
 	copy_header(conn, "x-nextmodel-workload", req->workload,
 	    sizeof(req->workload));
+	copy_header(conn, MHD_HTTP_HEADER_CACHE_CONTROL, req->cache_control,
+	    sizeof(req->cache_control));
 	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (v != NULL) {
@@ -222,7 +225,7 @@ request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
 	hsize = 0;
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &hsize);
 	if (hsize > w->cfg->max_header_bytes) {
-		req->handler = request_headers_too_large;
+		req->pipe = &pipe_headers_too_large;
 		req->answer_now = 1;
 	}
 	req->conn = conn;
@@ -312,26 +315,35 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 			return MHD_YES;
 	}
 
-	if (req->phase == REQ_READING)
-		request_dispatch(req);	/* may hand the call to the engine */
-
-	pthread_mutex_lock(&req->mu);
-	switch (req->phase) {
-	case REQ_WAITING:
-		req->suspended = 1;
-		MHD_suspend_connection(conn);
-		ret = MHD_YES;
-		break;
-	case REQ_RESPOND:
-	case REQ_STREAM:
-		ret = queue(conn, req);
-		break;
-	default:
-		ret = MHD_NO;
-		break;
+	/*
+	 * Run the stages; again each time a wait is over.  A Redis or engine
+	 * callback may end the wait before this thread suspends: then the
+	 * phase is already REQ_RUN and the stages go on here.
+	 */
+	for (;;) {
+		if (req->phase == REQ_READING || req->phase == REQ_RUN)
+			request_run(req);
+		pthread_mutex_lock(&req->mu);
+		switch (req->phase) {
+		case REQ_RUN:
+			pthread_mutex_unlock(&req->mu);
+			continue;
+		case REQ_WAITING:
+			req->suspended = 1;
+			MHD_suspend_connection(conn);
+			ret = MHD_YES;
+			break;
+		case REQ_RESPOND:
+		case REQ_STREAM:
+			ret = queue(conn, req);
+			break;
+		default:
+			ret = MHD_NO;
+			break;
+		}
+		pthread_mutex_unlock(&req->mu);
+		return ret;
 	}
-	pthread_mutex_unlock(&req->mu);
-	return ret;
 }
 
 /* The request is over, answered or not. */

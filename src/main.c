@@ -79,8 +79,10 @@ main(int argc, char **argv)
 	}
 	if (path == NULL)
 		path = config_default_path();
-	if ((cfg = config_load(path, err, sizeof(err))) == NULL) {
+	if ((cfg = config_load(path, err, sizeof(err))) == NULL ||
+	    config_check_gateway(cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
+		config_free(cfg);
 		return 1;
 	}
 	if (level == NULL)

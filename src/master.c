@@ -268,7 +268,9 @@ reload(struct master *m)
 		return;
 	}
 	notify("RELOADING=1");
-	if ((cfg = config_load(m->path, err, sizeof(err))) == NULL) {
+	if ((cfg = config_load(m->path, err, sizeof(err))) == NULL ||
+	    config_check_gateway(cfg, err, sizeof(err)) != 0) {
+		config_free(cfg);
 		log_warnx("reload refused, the running configuration stays: %s",
 		    err);
 		metrics_reload(m->metrics, 0);

@@ -44,12 +44,40 @@ struct metrics {
 	atomic_llong		open_connections;
 	atomic_ullong		worker_starts;
 	atomic_ullong		reloads_ok, reloads_failed;
+	atomic_ullong		counters[MC_COUNT];
 	struct series		upstream_errors[64];
 	struct {
 		atomic_int	pid;		/* 0: free */
 		atomic_llong	ms;		/* monotonic ms of the last beat */
 	}			beats[BEAT_MAX];
 };
+
+/* The plain counters: name and help, by enum metrics_counter. */
+static const struct {
+	const char	*name;
+	const char	*help;
+} counter_names[MC_COUNT] = {
+	[MC_RECEIPTS] = { "nextmodel_receipts_total",
+	    "Receipts signed (one per authenticated request)." },
+	[MC_RECEIPTS_STORED] = { "nextmodel_receipts_stored_total",
+	    "Receipts pushed to the Redis stream nm:receipts." },
+	[MC_RECEIPTS_SPOOLED] = { "nextmodel_receipts_spooled_total",
+	    "Receipts written to the local spool while Redis was unreachable." },
+	[MC_RECEIPTS_REPLAYED] = { "nextmodel_receipts_replayed_total",
+	    "Spooled receipts pushed to Redis once it was back." },
+	[MC_RECEIPTS_LOST] = { "nextmodel_receipts_lost_total",
+	    "Receipts neither stored nor spooled (spool full or failing)." },
+	[MC_REDIS_FAILURES] = { "nextmodel_redis_failures_total",
+	    "Pipelines a worker's Redis thread could not complete." },
+};
+
+/* Add n to a plain counter. */
+void
+metrics_count(struct metrics *m, enum metrics_counter c, unsigned long long n)
+{
+	if (m != NULL && (int)c >= 0 && c < MC_COUNT)
+		atomic_fetch_add(&m->counters[c], n);
+}
 
 /* Map the region shared by the master and every worker. */
 struct metrics *
@@ -319,5 +347,10 @@ metrics_render(struct metrics *m, struct buf *b)
 	    "nextmodel_reloads_total{result=\"ok\"} %llu\n"
 	    "nextmodel_reloads_total{result=\"failed\"} %llu\n",
 	    atomic_load(&m->reloads_ok), atomic_load(&m->reloads_failed));
+	for (i = 0; i < MC_COUNT; i++)
+		r |= buf_appendf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
+		    counter_names[i].name, counter_names[i].help,
+		    counter_names[i].name, counter_names[i].name,
+		    atomic_load(&m->counters[i]));
 	return r ? -1 : 0;
 }

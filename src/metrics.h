@@ -13,6 +13,17 @@
 
 struct metrics;
 
+/* Plain counters, each one series. */
+enum metrics_counter {
+	MC_RECEIPTS = 0,
+	MC_RECEIPTS_STORED,
+	MC_RECEIPTS_SPOOLED,
+	MC_RECEIPTS_REPLAYED,
+	MC_RECEIPTS_LOST,
+	MC_REDIS_FAILURES,
+	MC_COUNT
+};
+
 /* Map the shared region (master, before fork).  NULL on failure. */
 struct metrics	*metrics_new(void);
 void		 metrics_free(struct metrics *);	/* NULL does nothing */
@@ -33,6 +44,8 @@ void		 metrics_beat(struct metrics *, int slot);
 int64_t		 metrics_beat_age(struct metrics *, int pid, int64_t now_ms);
 void		 metrics_beat_release(struct metrics *, int pid);
 /* Prometheus text exposition format 0.0.4; 0 or -1. */
+void		 metrics_count(struct metrics *, enum metrics_counter,
+		    unsigned long long n);
 int		 metrics_render(struct metrics *, struct buf *);
 
 #endif

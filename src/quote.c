@@ -12,20 +12,10 @@
 
 #include "catalog.h"
 #include "estimate.h"
+#include "facts.h"
 #include "json.h"
 #include "money.h"
 #include "quote.h"
-
-/* What a missing capability is called in an exclusion. */
-static const struct {
-	unsigned	 cap;
-	const char	*why;
-} cap_reasons[] = {
-	{ CAP_TOOLS,	 "does not support tools" },
-	{ CAP_JSON,	 "does not support JSON output modes" },
-	{ CAP_VISION,	 "does not accept images" },
-	{ CAP_STREAMING, "does not support streaming" },
-};
 
 /* "tools,json" of caps into out. */
 char *
@@ -45,53 +35,19 @@ quote_caps(unsigned caps, char *out, size_t outlen)
 	return out;
 }
 
-/* Why m cannot serve est (into why), or 0 if it can. */
+/* Why m cannot serve est (into why), or 0 if it can: the request's own filter. */
 static int
 excluded(const struct model *m, const struct estimate *est,
     const struct quote_opts *o, char *why, size_t len)
 {
-	size_t i;
-	int64_t out;
-
-	if (m->caps & CAP_EMBEDDINGS) {
-		snprintf(why, len, "an embeddings model");
-		return 1;
-	}
-	if (o->region >= 0 && (int)m->region != o->region) {
+	if (o->region >= 0 && (int)m->region != o->region &&
+	    !(m->caps & CAP_EMBEDDINGS)) {
 		snprintf(why, len, "region %s, not %s",
 		    catalog_region_name(m->region),
 		    catalog_region_name((enum model_region)o->region));
 		return 1;
 	}
-	for (i = 0; i < NM_NELEM(cap_reasons); i++) {
-		if ((est->caps & cap_reasons[i].cap) &&
-		    !(m->caps & cap_reasons[i].cap)) {
-			snprintf(why, len, "%s", cap_reasons[i].why);
-			return 1;
-		}
-	}
-	if (est->max_tokens > m->max_output) {
-		snprintf(why, len, "writes at most %lld output tokens, %lld "
-		    "asked", (long long)m->max_output,
-		    (long long)est->max_tokens);
-		return 1;
-	}
-	out = est->max_tokens;
-	if (est->input_tokens + out > m->context_window ||
-	    (out == 0 && est->input_tokens >= m->context_window)) {
-		if (out > 0)
-			snprintf(why, len, "context window of %lld tokens is "
-			    "too small for about %lld input + %lld output "
-			    "tokens", (long long)m->context_window,
-			    (long long)est->input_tokens, (long long)out);
-		else
-			snprintf(why, len, "context window of %lld tokens is "
-			    "too small for about %lld input tokens",
-			    (long long)m->context_window,
-			    (long long)est->input_tokens);
-		return 1;
-	}
-	return 0;
+	return facts_fit(est, 0, m, NULL, why, len) != 0;
 }
 
 /* Order: the sort key, then the other, then the id (a stable answer). */

@@ -537,6 +537,24 @@ redis_pipeline(struct redis *r, int n, const int *argc, const char ***argv,
 	return exchange(r, NULL, 0, n, argc, argv, argvlen, out);
 }
 
+/*
+ * n commands already in RESP form, one after another in cmds (as
+ * redisFormatCommandArgv makes them): one write, n replies into out[];
+ * 0 or -1.  Caller frees each reply.
+ */
+int
+redis_exec_formatted(struct redis *r, const char *cmds, size_t len, int n,
+    redisReply **out)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		out[i] = NULL;
+	if (n <= 0)
+		return 0;
+	return exchange(r, cmds, len, n, NULL, NULL, NULL, out);
+}
+
 /* 0 if the server answers PING with PONG. */
 int
 redis_ping(struct redis *r)

@@ -33,6 +33,9 @@ redisReply	*redis_commandv(struct redis *, int argc, const char **argv,
 /* Pipelined: append n commands, then read n replies into out[]; 0 or -1. */
 int		 redis_pipeline(struct redis *, int n, const int *argc,
 		    const char ***argv, const size_t **argvlen, redisReply **out);
+/* n preformatted (RESP) commands back to back in cmds, as one pipeline. */
+int		 redis_exec_formatted(struct redis *, const char *cmds, size_t len,
+		    int n, redisReply **out);
 /* 0 if PING answers PONG within the timeout. */
 int		 redis_ping(struct redis *);
 const char	*redis_errstr(const struct redis *);	/* never contains the password */

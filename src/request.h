@@ -1,11 +1,20 @@
 /*
  * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
  *
- * One client request and its pipeline: parse, authenticate, decide, call
- * the source through the engine, relay.  http.c fills in the input and
- * sends what the request produces; it is the only part that knows
- * libmicrohttpd.  The output fields are shared by the request threads and
- * the engine thread and guarded by mu.
+ * One client request and its pipeline.  A route names a pipeline: a list
+ * of stages run in order, each returning go on, answered or wait (nginx's
+ * NGX_AGAIN idea).  A stage that waits has handed work to the upstream
+ * engine or to the Redis thread and the connection is suspended; when the
+ * work is done the connection is resumed and the next stage runs.  The
+ * answer of a stage that stops the pipeline is sent from one place
+ * (request_run).  http.c fills in the input and sends what the request
+ * produces; it is the only part that knows libmicrohttpd.  Fields shared
+ * with the engine and Redis threads are guarded by mu.
+ *
+ * Where code runs: request.c (pipeline runner, life cycle), req-auth.c,
+ * req-chat.c, req-info.c (stages) on libmicrohttpd's threads; relay.c on
+ * the engine thread; outcome.c wherever the answer becomes final (mu
+ * held); Redis callbacks (req-auth.c, req-info.c) on the Redis thread.
  */
 #ifndef REQUEST_H
 #define REQUEST_H
@@ -15,18 +24,42 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "billing.h"
 #include "buf.h"
+#include "errinfo.h"
+#include "facts.h"
+#include "json.h"
 #include "providers/provider.h"
+#include "receipt.h"
 #include "sse.h"
 #include "upstream.h"
 
 struct worker;
+struct request;
 
 enum req_phase {
-	REQ_READING = 0,	/* body still arriving */
-	REQ_WAITING,		/* waiting on the source; connection suspended */
+	REQ_READING = 0,	/* body arriving, or stages running */
+	REQ_RUN,		/* a wait is over: run the next stage */
+	REQ_WAITING,		/* waiting on a source or Redis; connection suspended */
 	REQ_RESPOND,		/* status, headers and whole body ready in out */
 	REQ_STREAM,		/* status and headers ready; out fills as events arrive */
+};
+
+/* What a stage says. */
+enum stage {
+	STAGE_NEXT = 0,		/* go on with the next stage */
+	STAGE_ANSWERED,		/* the answer is set (req->err or out) */
+	STAGE_WAIT,		/* another thread has the request; phase WAITING */
+};
+
+typedef enum stage (*stage_fn)(struct request *);
+
+/* A route's stages.  billable: chat/embeddings, which get receipts. */
+struct pipeline {
+	const char	*name;
+	const stage_fn	*stages;
+	int		 nstages;
+	int		 billable;
 };
 
 #define REQ_MAX_HEADERS	24
@@ -36,25 +69,56 @@ struct req_header {
 	char	value[256];
 };
 
+/* What happened, computed once; the receipt and the headers read it. */
+struct outcome {
+	int		 closed;		/* final: receipt made */
+	int		 status;
+	char		 error_code[48];
+	const char	*serve_mode;
+	struct usage	 usage;			/* billed */
+	const char	*usage_source;		/* upstream | estimated | cache | none */
+	const char	*billing_basis;		/* list_price | none */
+	int		 priced;		/* cost is known */
+	nm_nano		 cost, fresh_cost, saved;
+	int		 attempts;
+	int64_t		 t_end_us;
+	char		 receipt_hash[RECEIPT_HASH_STRLEN];
+};
+
 struct request {
 	pthread_mutex_t		 mu;
 	atomic_int		 refs;
 	struct worker		*w;
 	char			 id[32];		/* "req_" + 24 hex */
+	char			 receipt_id[RECEIPT_ID_LEN + 3];
 	int64_t			 t_start_us;
 	int64_t			 t_first_us;		/* first byte from the source */
 	int64_t			 t_out_us;		/* last bytes handed to the client */
+	int64_t			 created_ms;		/* wall clock, for the receipt */
 
-	/* Input: set by http.c before request_dispatch(). */
+	/* Input: set by http.c before request_run(). */
 	char			 method[8];
 	char			 path[256];
 	char			*authorization;		/* cleansed on free */
 	char			 workload[128];
+	char			 cache_control[64];
 	struct buf		 body;
 	int			 body_toobig;
 	int			 answer_now;		/* answer before reading the body */
 	size_t			 dropped;		/* bytes of a too big body dropped */
-	void			(*handler)(struct request *);
+	const struct pipeline	*pipe;
+	int			 stage;			/* the next one to run */
+
+	/* What the stages found. */
+	struct errinfo		 err;			/* a stage's error answer */
+	int			 has_err;
+	int			 authed;		/* a key (or the admin key) passed */
+	int			 auth_rc;		/* 1 live, 0 unknown, -1 Redis failed */
+	unsigned char		 key_hash[32];
+	struct json		 json;			/* the parsed body */
+	struct facts		 facts;
+	struct buf		 fetched;		/* a value read from Redis for the answer */
+	int			 fetched_status;
 
 	/* Output: guarded by mu. */
 	enum req_phase		 phase;
@@ -85,6 +149,7 @@ struct request {
 	struct sse_parser	 sse;
 	int			 stream_failed;		/* an error event was sent */
 	int			 metric_status;		/* status for /metrics */
+	struct outcome		 oc;
 	struct request		*wprev, *wnext;		/* the worker's live list */
 };
 
@@ -94,39 +159,58 @@ struct request {
 /* A quiet stream gets an SSE comment this often. */
 #define REQ_PING_US	(15 * 1000000LL)
 
+/* The routes' pipelines. */
+extern const struct pipeline pipe_chat, pipe_embeddings, pipe_quotes,
+    pipe_models, pipe_model, pipe_receipt, pipe_healthz,
+    pipe_readyz, pipe_metrics, pipe_not_found, pipe_method_not_allowed,
+    pipe_headers_too_large;
+
+/* request.c: life cycle and the runner. */
 struct request	*request_new(struct worker *);
 void		 request_ref(struct request *);
 /* Drop a reference; the last frees the request. */
 void		 request_unref(struct request *);
-/* The body is complete: run the handler (sets phase RESPOND or WAITING). */
-void		 request_dispatch(struct request *);
+/* Run stages from the next one until one answers or waits. */
+void		 request_run(struct request *);
+/* Another thread's work is done (mu held): run the next stage. */
+void		 request_continue(struct request *);
 /* The client connection is gone or done: stop the source, account. */
 void		 request_complete(struct request *, int client_aborted);
 /* http.c took bytes from out (mu held): resume a paused source if needed. */
 void		 request_output_taken(struct request *);
 /* Force the end of a request that is still waiting (shutdown; mu held). */
 void		 request_force_end(struct request *);
+/* Wake the connection if http.c suspended it (mu held). */
+void		 request_wake(struct request *);
 
-/* Handlers (routes in http.c). */
-void	request_healthz(struct request *);
-void	request_readyz(struct request *);
-void	request_metrics(struct request *);
-void	request_models(struct request *);
-void	request_model(struct request *);
-void	request_chat(struct request *);
-void	request_embeddings(struct request *);
-void	request_quotes(struct request *);
-void	request_not_found(struct request *);
-void	request_method_not_allowed(struct request *);
-void	request_too_large(struct request *);
-void	request_headers_too_large(struct request *);
+/* Answers (request.c). */
+void		 request_header(struct request *, const char *name, const char *value);
+/* Set a whole answer. */
+void		 request_respond(struct request *, int status, const char *ctype,
+		    const char *body, size_t len);
+/* Set a whole error answer (and its Retry-After, x-should-retry). */
+void		 request_respond_err(struct request *, const struct errinfo *);
+/* Write {"error":{...}} for err into out: 0 or -1. */
+int		 request_error_json(struct buf *, const struct errinfo *);
+/* A stage's error: fill req->err and return STAGE_ANSWERED. */
+enum stage	 stage_fail(struct request *, int status, const char *type,
+		    const char *code, const char *param, const char *fmt, ...)
+		    __attribute__((format(printf, 6, 7)));
 
-/* Response helpers for handlers (mu not held: the request is not shared yet). */
-void	request_header(struct request *, const char *name, const char *value);
-void	request_respond(struct request *, int status, const char *ctype,
-	    const char *body, size_t len);
-void	request_error(struct request *, int status, const char *type,
-	    const char *code, const char *param, const char *fmt, ...)
-	    __attribute__((format(printf, 6, 7)));
+/* req-auth.c: stages shared by routes that need a key. */
+enum stage	 stage_auth(struct request *);
+enum stage	 stage_auth_check(struct request *);
+enum stage	 stage_parse(struct request *);
+
+/* relay.c: the engine's callbacks for a call (engine thread). */
+extern const struct upstream_cb relay_cb;
+/* End a stream with an SSE error event (mu held). */
+void		 relay_stream_error(struct request *, const struct errinfo *);
+
+/* outcome.c (mu held, or the request not shared). */
+/* Price what the source said it used (or estimate it); once. */
+void		 outcome_price(struct request *, size_t answer_len);
+/* The answer is final: status, receipt (signed, headers, settle job). */
+void		 outcome_close(struct request *, int status, const char *error_code);
 
 #endif

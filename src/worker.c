@@ -24,37 +24,12 @@
 
 #include "nextmodel.h"
 #include "auth.h"
+#include "crypto.h"
 #include "http.h"
 #include "log.h"
 #include "request.h"
 #include "upstream.h"
 #include "worker.h"
-
-static __thread struct redis *thread_redis;
-static pthread_mutex_t redis_list_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct redis *redis_list[256];
-static size_t redis_nlist;
-
-/* This thread's Redis connection; made on first use, kept for the thread. */
-struct redis *
-worker_redis(struct worker *w)
-{
-	char err[256];
-
-	if (thread_redis != NULL)
-		return thread_redis;
-	thread_redis = redis_new(w->cfg->redis_url, w->cfg->redis_timeout_ms,
-	    err, sizeof(err));
-	if (thread_redis == NULL) {
-		log_warnx("redis: %s", err);
-		return NULL;
-	}
-	pthread_mutex_lock(&redis_list_mu);
-	if (redis_nlist < NM_NELEM(redis_list))
-		redis_list[redis_nlist++] = thread_redis;
-	pthread_mutex_unlock(&redis_list_mu);
-	return thread_redis;
-}
 
 void
 worker_track(struct worker *w, struct request *req)
@@ -167,9 +142,8 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 {
 	struct worker w;
 	sigset_t set;
-	char ident[32];
+	char ident[32], name[32], err[512];
 	int sig, code = 0;
-	size_t i;
 
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
@@ -201,6 +175,15 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 		log_warnx("curl_global_init failed");
 		return 1;
 	}
+	if (cfg->secret != NULL)
+		receipt_key(cfg->secret, strlen(cfg->secret), w.receipt_key);
+	snprintf(name, sizeof(name), "%d", (int)getpid());
+	if ((w.rt = rthread_start(cfg, metrics, name, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("cannot start the Redis thread: %s", err);
+		code = 1;
+		goto out;
+	}
 	if ((w.auth = auth_cache_new(cfg->key_cache_ms, 8192)) == NULL ||
 	    (w.up = upstream_start(engine_beat, &w)) == NULL) {
 		log_warnx("cannot start the upstream engine");
@@ -230,12 +213,10 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 	http_stop(&w);
 out:
 	upstream_stop(w.up);
+	/* Last: receipts of the requests just ended are stored or spooled. */
+	rthread_stop(w.rt);
 	auth_cache_free(w.auth);
-	pthread_mutex_lock(&redis_list_mu);
-	for (i = 0; i < redis_nlist; i++)
-		redis_free(redis_list[i]);
-	redis_nlist = 0;
-	pthread_mutex_unlock(&redis_list_mu);
+	crypto_cleanse(w.receipt_key, sizeof(w.receipt_key));
 	curl_global_cleanup();
 	pthread_mutex_destroy(&w.reqs_mu);
 	log_debug("exiting");

@@ -2,7 +2,8 @@
  * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
  *
  * A worker process: libmicrohttpd on the inherited listen socket, the
- * upstream engine, the per-worker key cache; drains and exits on SIGTERM.
+ * upstream engine, the Redis thread, the per-worker key cache; drains and
+ * exits on SIGTERM.
  */
 #ifndef WORKER_H
 #define WORKER_H
@@ -13,7 +14,8 @@
 #include "auth.h"
 #include "config.h"
 #include "metrics.h"
-#include "redis.h"
+#include "receipt.h"
+#include "rthread.h"
 #include "upstream.h"
 
 struct request;
@@ -25,6 +27,8 @@ struct worker {
 	int			 listen_fd;
 	struct upstream		*up;
 	struct auth_cache	*auth;
+	struct rthread		*rt;		/* the worker's Redis thread */
+	unsigned char		 receipt_key[RECEIPT_KEY_LEN];
 	struct metrics		*metrics;
 	void			*httpd;		/* http.c's */
 	atomic_int		 draining;
@@ -41,8 +45,6 @@ struct worker {
  */
 int		 worker_main(const struct config *, int listen_fd, int slot,
 		    unsigned gen, struct metrics *, int ready_fd);
-/* This thread's Redis connection (made on first use). */
-struct redis	*worker_redis(struct worker *);
 void		 worker_track(struct worker *, struct request *);
 void		 worker_untrack(struct worker *, struct request *);
 

@@ -16,19 +16,10 @@
 #include "buf.h"
 #include "catalog.h"
 #include "config.h"
+#include "errinfo.h"
 #include "json.h"
 #include "sse.h"
 #include "upstream.h"
-
-/* An error for the client, in OpenAI's shape. */
-struct errinfo {
-	int	 status;
-	char	 type[48];
-	char	 code[48];		/* "" -> null */
-	char	 param[64];		/* "" -> null */
-	char	 message[512];
-	char	 retry_after[32];	/* "" -> no Retry-After */
-};
 
 /* Per-call translation state, owned by the request. */
 struct prov_ctx {

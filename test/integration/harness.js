@@ -308,6 +308,7 @@ function configText(e, opts) {
 		admin_key_env: 'NEXTMODEL_ADMIN_KEY',
 		catalog: 'models.yaml',
 		ledger_dir: path.join(e.tmp, 'ledger'),
+		spool_dir: path.join(e.tmp, 'spool'),
 		shutdown_timeout_ms: opts.shutdown_timeout_ms,
 		key_cache_ms: opts.key_cache_ms,
 	};
@@ -673,6 +674,31 @@ async function startEnvInner(opts, started) {
 		    body, headers: Object.assign(e.auth(extra.key), extra.headers || {}) }));
 	};
 	e.stopRedis = async () => killChild(e.redis, 5000);
+	/* Start Redis again on the same port (empty: it keeps no data). */
+	e.restartRedis = async () => {
+		const rs = process.env.REDIS_SERVER || 'redis-server';
+		const c = spawnTracked(rs, ['--port', String(e.redisPort), '--bind', '127.0.0.1',
+		    '--save', '', '--appendonly', 'no', '--dir', tmp, '--daemonize', 'no',
+		    '--logfile', path.join(tmp, 'redis.log')], { stdio: ['ignore', 'ignore', 'ignore'] });
+		const deadline = Date.now() + 10000;
+		while (Date.now() < deadline) {
+			if (await redisPing(e.redisPort)) {
+				e.redis = c;
+				started.push(c);
+				return c;
+			}
+			await sleep(50);
+		}
+		throw new Error('could not restart redis-server on port ' + e.redisPort);
+	};
+	/* One Redis command through redis-cli (raw output lines). */
+	e.redisCmd = (args) => {
+		const r = child_process.spawnSync(process.env.REDIS_CLI || 'redis-cli',
+		    ['-p', String(e.redisPort), '--raw'].concat(args), { encoding: 'utf8', timeout: 10000 });
+		if (r.status !== 0)
+			throw new Error('redis-cli ' + args.join(' ') + ': ' + (r.stderr || r.error));
+		return r.stdout;
+	};
 	e.startGateway = () => startGateway(e);
 	e.stopGateway = (ms) => stopGateway(e, ms);
 	e.stop = async () => {

@@ -138,7 +138,10 @@ function rawOversized(env, how) {
 }
 
 test('limits', async (t) => {
-	const env = await h.startEnv({ max_body_bytes: MIB, max_header_bytes: 16384, workers: 2 });
+	/* A model whose context window holds a body near the limit. */
+	const long = Object.assign(h.defaultModel(), { id: 'mock-long', context_window: 1000000 });
+	const env = await h.startEnv({ max_body_bytes: MIB, max_header_bytes: 16384, workers: 2,
+	    extraModels: [long] });
 	try {
 		const workersBefore = env.workers();
 		assert.ok(workersBefore.length === 2, 'expected 2 workers: ' + workersBefore);
@@ -157,9 +160,20 @@ test('limits', async (t) => {
 		});
 
 		await t.test('body just under the limit is accepted', async () => {
-			const body = JSON.stringify(h.chatBody('y'.repeat(MIB - 4096)));
+			const body = JSON.stringify(h.chatBody('y'.repeat(MIB - 4096), { model: 'mock-long' }));
 			const r = await postRaw(env, body);
 			assert.equal(r.status, 200, r.text.slice(0, 300));
+		});
+
+		await t.test('the same body is too long for a 128k context window: 400', async () => {
+			/* About 262k estimated tokens: refused before any call, as quotes say. */
+			const body = JSON.stringify(h.chatBody('y'.repeat(MIB - 4096)));
+			const r = await postRaw(env, body);
+			assert.equal(r.status, 400, r.text.slice(0, 300));
+			const err = h.assertErrorShape(r.json, 'context');
+			assert.equal(err.code, 'context_length_exceeded');
+			assert.equal(err.param, 'messages');
+			assert.match(err.message, /context window of 128000 tokens/);
 		});
 
 		await t.test('oversized body with Expect: 100-continue -> 413', async () => {

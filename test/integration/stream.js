@@ -49,7 +49,9 @@ async function mockSaw(env, marker) {
 }
 
 test('stream', async (t) => {
-	const env = await h.startEnv();
+	/* A model whose context window holds the 1 MB slow-reader body. */
+	const long = Object.assign(h.defaultModel(), { id: 'mock-long', context_window: 1000000 });
+	const env = await h.startEnv({ extraModels: [long] });
 	try {
 		await t.test('events are relayed as they arrive', async () => {
 			const s = await env.stream(h.chatBody('relay timing check ' +
@@ -113,11 +115,16 @@ test('stream', async (t) => {
 			const usageChunks = chunks.filter((c) => c.json.usage);
 			assert.equal(usageChunks.length, 1, 'more than one chunk with usage');
 			assert.equal(h.streamText(s), 'Echo: with usage please');
-			/* The cost, as a comment right before [DONE] (SDKs skip comments). */
+			/*
+			 * The cost and the receipt's hash, as comments right before
+			 * [DONE] (SDKs skip comments).
+			 */
 			const comment = s.events[s.events.length - 2];
 			assert.equal(comment.data, null, 'no comment before [DONE]');
-			assert.deepEqual(comment.comments, [': x-nextmodel-cost-usd: ' +
-			    h.expectedCost(last.usage, h.defaultModel())]);
+			assert.equal(comment.comments.length, 2, JSON.stringify(comment.comments));
+			assert.equal(comment.comments[0], ': x-nextmodel-cost-usd: ' +
+			    h.expectedCost(last.usage, h.defaultModel()));
+			assert.match(comment.comments[1], /^: x-nextmodel-receipt-hash: sha256:[0-9a-f]{64}$/);
 			assert.equal(h.expectedCost(last.usage, h.defaultModel()), '0.00000285');
 		});
 
@@ -216,7 +223,7 @@ test('stream', async (t) => {
 			 * source. */
 			const text = 'slow reader ' + 'abcdefghij'.repeat(100000);
 			const body = JSON.stringify(h.chatBody(text + ' [[mock:chunks=60000]]',
-			    { stream: true }));
+			    { stream: true, model: 'mock-long' }));
 			await env.mockStatsReset();
 			const got = await new Promise((resolve, reject) => {
 				const req = http.request(env.url + '/v1/chat/completions', {

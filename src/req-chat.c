@@ -1,0 +1,194 @@
+/*
+ * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
+ *
+ * The stages of /v1/chat/completions and /v1/embeddings after the key:
+ * the request's facts, the model and its source, the call handed to the
+ * upstream engine.  Runs on libmicrohttpd's threads; what the source
+ * sends back is relay.c's.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "nextmodel.h"
+#include "catalog.h"
+#include "config.h"
+#include "log.h"
+#include "request.h"
+#include "worker.h"
+
+/* The facts of a chat body. */
+static enum stage
+st_chat_facts(struct request *req)
+{
+	if (facts_chat(&req->json, &req->facts, &req->err) != 0) {
+		req->has_err = 1;
+		return STAGE_ANSWERED;
+	}
+	req->pctx.stream = req->facts.stream;
+	req->pctx.client_usage = req->facts.client_usage;
+	return STAGE_NEXT;
+}
+
+/* The facts of an embeddings body. */
+static enum stage
+st_embed_facts(struct request *req)
+{
+	if (facts_embeddings(&req->json, &req->facts, &req->err) != 0) {
+		req->has_err = 1;
+		return STAGE_ANSWERED;
+	}
+	req->embeddings = 1;
+	req->pctx.embed_base64 = req->facts.embed_base64;
+	return STAGE_NEXT;
+}
+
+/*
+ * The catalog model named, whether it can serve the request's facts, the
+ * wire format of its source and the key to call it with.
+ */
+static enum stage
+st_decide(struct request *req)
+{
+	const struct config *cfg = req->w->cfg;
+	const struct model *m;
+
+	if ((m = catalog_find(cfg->catalog, req->facts.model)) == NULL)
+		return stage_fail(req, 404, "invalid_request_error",
+		    "model_not_found", "model", "The model '%.128s' does not "
+		    "exist or you do not have access to it.", req->facts.model);
+	req->model = m;
+	if (facts_fit(&req->facts.est, req->embeddings, m, &req->err, NULL,
+	    0) != 0) {
+		req->has_err = 1;
+		return STAGE_ANSWERED;
+	}
+	req->prov = config_provider(cfg, m->provider);
+	if (req->prov == NULL ||
+	    (req->ops = provider_ops(req->prov->kind)) == NULL)
+		return stage_fail(req, 501, "server_error", "not_implemented",
+		    NULL, "The source of model '%s' speaks a wire format this "
+		    "gateway version cannot call yet.", m->id);
+	if (req->embeddings && (req->ops->embed_encode == NULL ||
+	    req->ops->embed_decode == NULL))
+		return stage_fail(req, 400, "invalid_request_error",
+		    "model_not_supported", "model", "model %s does not support "
+		    "embeddings", m->id);
+	if (req->prov->api_key == NULL) {
+		log_warnx("provider %s: %s is not set; model %s unavailable",
+		    req->prov->name, req->prov->api_key_env != NULL ?
+		    req->prov->api_key_env : "its key variable", m->id);
+		return stage_fail(req, 502, "upstream_error", "upstream_error",
+		    NULL, "The source of model '%s' is not configured on this "
+		    "gateway.", m->id);
+	}
+	return STAGE_NEXT;
+}
+
+/* The provider's per-call state for the model chosen. */
+static void
+ctx_init(struct request *req)
+{
+	req->pctx.prov = req->prov;
+	req->pctx.model = req->model;
+	req->pctx.created = (int64_t)time(NULL);
+	memcpy(req->pctx.request_id, req->id, sizeof(req->pctx.request_id));
+	req->pctx.lim.max_depth = 256;
+	req->pctx.lim.max_tokens = 4 * 1024 * 1024;
+	/* Vectors are many numbers: allow what an answer can hold. */
+	if (req->embeddings)
+		req->pctx.lim.max_tokens = (int)NM_MIN(
+		    req->w->cfg->max_upstream_bytes / 2, (size_t)INT32_MAX);
+}
+
+/*
+ * Translate the body for the source and hand the call to the engine with
+ * the source's timeouts; the connection waits for relay.c.
+ */
+static enum stage
+st_call(struct request *req)
+{
+	struct upstream_req ur;
+	struct upstream_call *c;
+	enum stage r = STAGE_WAIT;
+
+	memset(&ur, 0, sizeof(ur));
+	ctx_init(req);
+	if ((req->embeddings ? req->ops->embed_encode :
+	    req->ops->chat_encode)(&req->pctx, &req->json, &ur,
+	    &req->err) != 0) {
+		req->has_err = 1;
+		r = STAGE_ANSWERED;
+		goto out;
+	}
+	ur.connect_timeout_ms = req->prov->connect_timeout_ms;
+	if (req->pctx.stream) {
+		ur.timeout_ms = 0;
+		ur.idle_timeout_ms = req->prov->idle_timeout_ms;
+	} else {
+		ur.timeout_ms = req->prov->timeout_ms;
+		ur.idle_timeout_ms = 0;
+	}
+	req->oc.attempts++;
+	pthread_mutex_lock(&req->mu);
+	req->phase = REQ_WAITING;
+	pthread_mutex_unlock(&req->mu);
+	request_ref(req);			/* the engine's */
+	if ((c = upstream_submit(req->w->up, &ur, &relay_cb, req)) == NULL) {
+		request_unref(req);
+		r = stage_fail(req, 503, "server_error", "shutting_down", NULL,
+		    "The gateway is shutting down; retry.");
+		goto out;
+	}
+	pthread_mutex_lock(&req->mu);
+	req->call = c;
+	pthread_mutex_unlock(&req->mu);
+out:
+	upstream_req_free(&ur);
+	return r;
+}
+
+/* The serve mode: every answer of these routes says it. */
+static enum stage
+st_serve_mode(struct request *req)
+{
+	request_header(req, "x-nextmodel-serve-mode", "fresh");
+	return STAGE_NEXT;
+}
+
+/* Where the receipt will be: known from the start, once the key passed. */
+static enum stage
+st_receipt_url(struct request *req)
+{
+	const struct config *cfg = req->w->cfg;
+	char url[512];
+
+	if (cfg->receipts) {
+		snprintf(url, sizeof(url), "%s/v1/receipts/%s",
+		    cfg->public_url != NULL ? cfg->public_url : "",
+		    req->receipt_id);
+		request_header(req, "x-nextmodel-receipt-url", url);
+	}
+	return STAGE_NEXT;
+}
+
+/* The model headers, once the model is known and before any answer. */
+static enum stage
+st_model_headers(struct request *req)
+{
+	request_header(req, "x-nextmodel-model", req->model->id);
+	request_header(req, "x-nextmodel-provider", req->model->provider);
+	return STAGE_NEXT;
+}
+
+static const stage_fn chat_stages[] = { st_serve_mode, stage_auth,
+    stage_auth_check, st_receipt_url, stage_parse, st_chat_facts, st_decide,
+    st_model_headers, st_call };
+static const stage_fn embed_stages[] = { st_serve_mode, stage_auth,
+    stage_auth_check, st_receipt_url, stage_parse, st_embed_facts,
+    st_decide, st_model_headers, st_call };
+
+const struct pipeline pipe_chat = { "chat", chat_stages,
+    (int)NM_NELEM(chat_stages), 1 };
+const struct pipeline pipe_embeddings = { "embeddings", embed_stages,
+    (int)NM_NELEM(embed_stages), 1 };
