@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -547,7 +548,6 @@ receipt_verify_cmd(struct ctl *ctl, int argc, char **argv)
 	};
 	unsigned char	 key[RECEIPT_KEY_LEN];
 	const char	*hash = NULL, *what;
-	FILE		*f;
 	int		 ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -560,11 +560,10 @@ receipt_verify_cmd(struct ctl *ctl, int argc, char **argv)
 	what = argv[optind];
 	if (signing_key(ctl, key) != 0)
 		return CTL_FAIL;
-	if (is_id(what) && (f = fopen(what, "r")) == NULL)
+	/* A file that happens to be called like an id is still a file. */
+	if (is_id(what) && access(what, F_OK) != 0)
 		rc = verify_id(ctl, key, what, hash);
 	else {
-		if (is_id(what))
-			fclose(f);
 		if (hash != NULL) {
 			ctl_warnx("--hash goes with a receipt id, not a file");
 			crypto_cleanse(key, sizeof(key));
