@@ -9,7 +9,7 @@
  * tampered ones set aside and counted, the stream trimmed, the aggregates
  * (nextmodelctl usage) equal to the sums over the files and to usage
  * export, to the nano-dollar; receipt verify passes a good file and names
- * the line and member of a tampered one.
+ * the line and member of a tampered one.  A Redis outage is waited out.
  */
 'use strict';
 
@@ -478,7 +478,49 @@ async function main() {
 	assert.equal(v.code, 1, v.stdout);
 	assert.match(v.stdout, /wrong\.jsonl:1: .*cost_usd \+ saved_usd \(\S+\) is not fresh_cost_usd/);
 
+	/*
+	 * Redis goes away under a running ledger: it says so once, keeps
+	 * trying, and carries on when Redis is back (empty: a new group).
+	 */
 	r.close();
+	const lone = startLedger(e, started++);
+	await h.waitFor(() => /reading nm:receipts/.test(ledgerLogs(e)), 5000);
+	const logName = path.join(e.tmp, 'ledger-' + (started - 1) + '.log');
+	await e.stopRedis();
+	await h.sleep(2500);
+	assert.equal(lone.exitCode, null, 'the ledger exited without Redis');
+	const warned = fs.readFileSync(logName, 'utf8').match(/retrying until it answers/g) || [];
+	assert.equal(warned.length, 1, 'outage logged ' + warned.length + ' times');
+	const rs = h.spawnTracked(process.env.REDIS_SERVER || 'redis-server', ['--port',
+	    String(e.redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+	    '--dir', e.tmp], { stdio: 'ignore' });
+	const r2 = await h.waitFor(async () => {
+		const c = redisClient(e.redisPort);
+		try {
+			await c.ready;
+			return c;
+		} catch (err) {
+			return null;
+		}
+	}, 10000, 100);
+	assert.ok(r2, 'redis did not come back');
+	const after = [];
+	for (let k = 0; k < 30; k++, next++) {
+		const rc = makeReceipt(next);
+		after.push(rc.id);
+		await r2.cmd('XADD', 'nm:receipts', '*', 'r', receiptLine(key, rc));
+	}
+	const back = await h.waitFor(() => {
+		let text = '';
+		for (const f of fs.readdirSync(dir).filter((x) => x.startsWith('receipts-')))
+			text += fs.readFileSync(path.join(dir, f), 'utf8');
+		return after.every((id) => text.includes('"id":"' + id + '"'));
+	}, 15000, 100);
+	assert.ok(back, 'receipts pushed after the outage did not reach the files');
+	assert.match(fs.readFileSync(logName, 'utf8'), /answers again/);
+	assert.equal((await h.killChild(lone, 5000)).code, 0);
+	r2.close();
+	await h.killChild(rs, 3000);
 	await e.stop();
 	process.stdout.write('# ok: ' + total + ' receipts once each, ' + bad +
 	    ' set aside, aggregates = files = export\n');
