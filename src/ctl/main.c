@@ -30,6 +30,8 @@ static const struct ctl_group *groups[] = {
 	&ctl_group_key,
 	&ctl_group_policy,
 	&ctl_group_models,
+	&ctl_group_receipt,
+	&ctl_group_usage,
 };
 
 static const struct option global_options[] = {
