@@ -44,6 +44,7 @@ struct ctl_group {
 extern const struct ctl_group ctl_group_key;
 extern const struct ctl_group ctl_group_policy;
 extern const struct ctl_group ctl_group_models;
+extern const struct ctl_group ctl_group_bench;
 
 /* The config, loaded once; NULL after printing FILE:LINE: message. */
 const struct config *ctl_config(struct ctl *);

@@ -30,6 +30,7 @@ static const struct ctl_group *groups[] = {
 	&ctl_group_key,
 	&ctl_group_policy,
 	&ctl_group_models,
+	&ctl_group_bench,
 };
 
 static const struct option global_options[] = {
