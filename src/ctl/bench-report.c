@@ -169,6 +169,8 @@ first_of_category(const struct bench_run *run, size_t i, int64_t *count)
 	size_t			 k;
 
 	*count = 0;
+	if (c->p.kind != BENCH_KIND_TRAP || c->p.outcome != BENCH_OUT_BAD_HIT)
+		return 0;
 	for (k = 0; k < run->ncalls; k++) {
 		const struct bench_case *o = &run->cases[k];
 		if (o->p.kind != BENCH_KIND_TRAP ||
