@@ -46,6 +46,7 @@ extern const struct ctl_group ctl_group_policy;
 extern const struct ctl_group ctl_group_models;
 extern const struct ctl_group ctl_group_receipt;
 extern const struct ctl_group ctl_group_usage;
+extern const struct ctl_group ctl_group_bench;
 
 /* The config, loaded once; NULL after printing FILE:LINE: message. */
 const struct config *ctl_config(struct ctl *);

@@ -32,6 +32,7 @@ static const struct ctl_group *groups[] = {
 	&ctl_group_models,
 	&ctl_group_receipt,
 	&ctl_group_usage,
+	&ctl_group_bench,
 };
 
 static const struct option global_options[] = {
