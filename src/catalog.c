@@ -1217,6 +1217,33 @@ catalog_suggest(const struct catalog *cat, const char *name,
 	return (nbest);
 }
 
+/* " Did you mean 'a', 'b' or 'c'?" for a name not in the catalog, or "". */
+char *
+catalog_hint(const struct catalog *cat, const char *name, char *buf,
+    size_t len)
+{
+	const char	*sug[CATALOG_HINT_NAMES];
+	size_t		 n, i, off;
+	int		 r;
+
+	if (len == 0)
+		return (buf);
+	buf[0] = '\0';
+	if ((n = catalog_suggest(cat, name, sug, NM_NELEM(sug))) == 0)
+		return (buf);
+	r = snprintf(buf, len, " Did you mean ");
+	for (i = 0; i < n && r >= 0 && (size_t)r < len; i++) {
+		off = (size_t)r;
+		r = snprintf(buf + off, len - off, "%s'%s'%s", i == 0 ? "" :
+		    i + 1 == n ? " or " : ", ", sug[i], i + 1 == n ? "?" : "");
+		r = r < 0 ? r : r + (int)off;
+	}
+	/* Half a hint is worse than none. */
+	if (r < 0 || (size_t)r >= len)
+		buf[0] = '\0';
+	return (buf);
+}
+
 /* 1 if normalised text is in the normalised s. */
 static int
 name_contains(const char *s, const char *text)

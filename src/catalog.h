@@ -103,6 +103,15 @@ int		 catalog_normalize(const char *, char *out, size_t outlen);
  */
 size_t		 catalog_suggest(const struct catalog *, const char *name,
 		    const char **out, size_t max);
+/*
+ * " Did you mean 'a', 'b' or 'c'?" with up to CATALOG_HINT_NAMES names
+ * from catalog_suggest(), or "" (also when it does not fit len, which
+ * CATALOG_HINT_MAX always does).  Returns buf.
+ */
+#define CATALOG_HINT_NAMES	3
+#define CATALOG_HINT_MAX	(32 + CATALOG_HINT_NAMES * (128 + 6))
+char		*catalog_hint(const struct catalog *, const char *name,
+		    char *buf, size_t len);
 /* 1 if text is part of the model's id, an alias or upstream_model (normalised). */
 int		 catalog_match(const struct model *, const char *text);
 /* The days from 1970-01-01 to a date "YYYY-MM-DD"; -1 if not a real date. */

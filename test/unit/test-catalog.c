@@ -268,6 +268,31 @@ test_suggest(void)
 	catalog_free(cat);
 }
 
+/* The hint of a 404: up to three names, or nothing. */
+static void
+test_hint(void)
+{
+	struct catalog	*cat;
+	char		 err[512], hint[CATALOG_HINT_MAX], tiny[20];
+
+	cat = load(lookup_doc, err, sizeof(err));
+	CHECK(cat != NULL);
+	if (cat == NULL)
+		return;
+	CHECK_STR(catalog_hint(cat, "claude-sonet-4-5", hint, sizeof(hint)),
+	    " Did you mean 'claude-sonnet-4-5'?");
+	CHECK_STR(catalog_hint(cat, "gpt", hint, sizeof(hint)),
+	    " Did you mean 'gpt-5.4-mini' or 'openai/gpt-5.4-mini'?");
+	CHECK_STR(catalog_hint(cat, "mini", hint, sizeof(hint)),
+	    " Did you mean 'gpt-5.4-mini', 'gemini-2.5-flash' or "
+	    "'openai/gpt-5.4-mini'?");
+	CHECK_STR(catalog_hint(cat, "zzzz", hint, sizeof(hint)), "");
+	/* Cut short: nothing rather than half. */
+	CHECK_STR(catalog_hint(cat, "mini", tiny, sizeof(tiny)), "");
+	CHECK(catalog_hint(cat, "mini", tiny, 0) == tiny);
+	catalog_free(cat);
+}
+
 /* Search: part of an id, alias or upstream name. */
 static void
 test_match(void)
@@ -510,6 +535,7 @@ main(void)
 	test_dates();
 	test_lookup();
 	test_suggest();
+	test_hint();
 	test_match();
 	test_prices();
 	test_bad();
