@@ -294,6 +294,17 @@ catalog_date_days(const char *s, long *days)
 	return (0);
 }
 
+/* Days from price_checked to today (days since 1970); -1 if unknown. */
+long
+catalog_price_age(const struct model *m, long today)
+{
+	long	days;
+
+	if (m == NULL || catalog_date_days(m->price_checked, &days) == -1)
+		return (-1);
+	return (today > days ? today - days : 0);
+}
+
 /* 1 if s is an http(s) URL with a host, printable, without spaces. */
 static int
 url_ok(const char *s)

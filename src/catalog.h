@@ -116,6 +116,8 @@ char		*catalog_hint(const struct catalog *, const char *name,
 int		 catalog_match(const struct model *, const char *text);
 /* The days from 1970-01-01 to a date "YYYY-MM-DD"; -1 if not a real date. */
 int		 catalog_date_days(const char *, long *days);
+/* How many days before today (days since 1970) prices were checked; -1 if never. */
+long		 catalog_price_age(const struct model *, long today);
 /* "tools,json,..." parser/printer shared with /v1/models. */
 const char	*catalog_cap_name(unsigned cap);	/* one bit -> "tools" */
 const char	*catalog_region_name(enum model_region);

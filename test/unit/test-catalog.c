@@ -380,6 +380,10 @@ test_prices(void)
 	/* The file's date when the model has none. */
 	CHECK_STR(m->price_checked, "2026-11-01");
 
+	CHECK(catalog_price_age(m, 20785) == 27);	/* 2026-11-28 */
+	CHECK(catalog_price_age(m, 20758) == 0);	/* that day */
+	CHECK(catalog_price_age(m, 20000) == 0);	/* before: not stale */
+
 	m = catalog_find(cat, "undated");
 	CHECK(m->price_source == NULL);
 	CHECK_STR(m->price_checked, "2026-11-01");
@@ -391,6 +395,7 @@ test_prices(void)
 	CHECK(cat != NULL);
 	if (cat != NULL) {
 		CHECK_STR(cat->models[0].price_checked, "");
+		CHECK(catalog_price_age(&cat->models[0], 20785) == -1);
 		CHECK(cat->nrates == 0);
 	}
 	catalog_free(cat);
