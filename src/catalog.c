@@ -4,7 +4,11 @@
  * Loads and checks the model catalog (models.yaml) into an immutable
  * struct catalog.  Every model key is one row of a table: its type, whether
  * it is required and the handler that checks and stores it.  Ids and aliases
- * share one sorted index, which finds clashes at load and models at run time.
+ * share one index sorted by their normalised form (catalog_normalize()),
+ * which finds clashes at load and models at run time however users spell
+ * them.  Prices carry where they came from and when they were checked;
+ * prices set in another currency keep the original amounts, converted
+ * with the one rate of exchange_rates:.
  */
 
 #include <stdarg.h>
@@ -25,10 +29,15 @@
 #define CATALOG_CREATED_MAX	4102444800LL	/* 2100-01-01 */
 #define CATALOG_LATENCY_MAX	600000LL
 #define CATALOG_LATENCY_DEF	1000
+#define CATALOG_URL_MAX		512	/* price_source, exchange rate source */
+#define CATALOG_RATE_MIN	100000LL		/* 0.0001 units per USD */
+#define CATALOG_RATE_MAX	(100000LL * 1000000000LL) /* 100000 per USD */
+#define CATALOG_SUGGEST_MAX	8
 
 /* An id or alias in the sorted index. */
 struct catalog_name {
 	const char	*name;
+	char		 norm[CATALOG_NAME_MAX + 1];	/* catalog_normalize(name) */
 	size_t		 model;
 	int		 alias;		/* 0 for the id, else 1 + alias position */
 	unsigned	 line;
@@ -51,6 +60,13 @@ struct catalog_ctx {
 
 enum model_key_type { MK_SCALAR, MK_LIST };
 
+/* Whether a model must have a key. */
+enum model_key_need {
+	MK_OPTIONAL = 0,
+	MK_REQUIRED,
+	MK_USD,		/* required, unless computed from price_original_* */
+};
+
 struct model_key;
 typedef int (*model_key_fn)(struct catalog_ctx *, struct model *,
     const struct model_key *, const struct ynode *);
@@ -59,7 +75,7 @@ typedef int (*model_key_fn)(struct catalog_ctx *, struct model *,
 struct model_key {
 	const char		*name;
 	enum model_key_type	 type;
-	int			 required;
+	enum model_key_need	 required;
 	model_key_fn		 set;
 	size_t			 off;		/* field in struct model */
 	long long		 min, max;	/* for numbers */
@@ -81,6 +97,16 @@ static int	set_region(struct catalog_ctx *, struct model *,
 		    const struct model_key *, const struct ynode *);
 static int	set_aliases(struct catalog_ctx *, struct model *,
 		    const struct model_key *, const struct ynode *);
+static int	set_url(struct catalog_ctx *, struct model *,
+		    const struct model_key *, const struct ynode *);
+static int	set_date(struct catalog_ctx *, struct model *,
+		    const struct model_key *, const struct ynode *);
+static int	set_currency(struct catalog_ctx *, struct model *,
+		    const struct model_key *, const struct ynode *);
+static int	set_original(struct catalog_ctx *, struct model *,
+		    const struct model_key *, const struct ynode *);
+
+static const struct model_key *model_key_find(const char *);
 
 #define MOFF(f)	offsetof(struct model, f)
 
@@ -88,8 +114,10 @@ static const struct model_key model_keys[] = {
 	{ "id",			MK_SCALAR, 1, set_name,	MOFF(id), 0, 0 },
 	{ "provider",		MK_SCALAR, 1, set_name,	MOFF(provider), 0, 0 },
 	{ "upstream_model",	MK_SCALAR, 0, set_text,	MOFF(upstream_model), 0, 0 },
-	{ "input_per_mtok",	MK_SCALAR, 1, set_price, MOFF(input_per_mtok), 0, 0 },
-	{ "output_per_mtok",	MK_SCALAR, 1, set_price, MOFF(output_per_mtok), 0, 0 },
+	{ "input_per_mtok",	MK_SCALAR, MK_USD, set_price,
+	    MOFF(input_per_mtok), 0, 0 },
+	{ "output_per_mtok",	MK_SCALAR, MK_USD, set_price,
+	    MOFF(output_per_mtok), 0, 0 },
 	{ "cached_input_per_mtok", MK_SCALAR, 0, set_price,
 	    MOFF(cached_input_per_mtok), 0, 0 },
 	{ "cache_write_per_mtok", MK_SCALAR, 0, set_price,
@@ -106,6 +134,25 @@ static const struct model_key model_keys[] = {
 	    0, CATALOG_CREATED_MAX },
 	{ "owned_by",		MK_SCALAR, 0, set_text,	MOFF(owned_by), 0, 0 },
 	{ "aliases",		MK_LIST,   0, set_aliases, MOFF(aliases), 0, 0 },
+	{ "price_source",	MK_SCALAR, 0, set_url,	MOFF(price_source), 0, 0 },
+	{ "price_checked",	MK_SCALAR, 0, set_date,	MOFF(price_checked), 0, 0 },
+	{ "price_currency",	MK_SCALAR, 0, set_currency, MOFF(price_rate),
+	    0, 0 },
+	/* min: the USD key the original converts to, by its index here. */
+	{ "price_original_input_per_mtok", MK_SCALAR, 0, set_original,
+	    MOFF(price_original), ORIG_INPUT, 0 },
+	{ "price_original_output_per_mtok", MK_SCALAR, 0, set_original,
+	    MOFF(price_original), ORIG_OUTPUT, 0 },
+	{ "price_original_cached_input_per_mtok", MK_SCALAR, 0, set_original,
+	    MOFF(price_original), ORIG_CACHED_INPUT, 0 },
+	{ "price_original_cache_write_per_mtok", MK_SCALAR, 0, set_original,
+	    MOFF(price_original), ORIG_CACHE_WRITE, 0 },
+};
+
+/* The USD key each original price converts to, by enum model_orig_price. */
+static const char *const orig_usd_keys[ORIG_NPRICES] = {
+	"input_per_mtok", "output_per_mtok", "cached_input_per_mtok",
+	"cache_write_per_mtok",
 };
 
 /* Capability names, in bit order; shared with /v1/models. */
@@ -177,6 +224,119 @@ text_ok(const char *s)
 	return (1);
 }
 
+/* 1 if c is an ASCII digit. */
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* The one spelling rule of lookups; see catalog.h and nextmodel.yaml(5). */
+int
+catalog_normalize(const char *s, char *out, size_t outlen)
+{
+	size_t	i, len;
+	char	c;
+
+	if (s == NULL || (len = strlen(s)) == 0 || len >= outlen)
+		return (-1);
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		else if (c == '_' || c == ' ')
+			c = '-';
+		else if (c == '.' && i > 0 && is_digit(s[i - 1]) &&
+		    is_digit(s[i + 1]))
+			c = '-';
+		out[i] = c;
+	}
+	out[len] = '\0';
+	return (0);
+}
+
+/* 1 for a leap year of the Gregorian calendar. */
+static int
+leap_year(long y)
+{
+	return (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+}
+
+/* Days since 1970-01-01 of "YYYY-MM-DD", checking that the day exists. */
+int
+catalog_date_days(const char *s, long *days)
+{
+	static const char	 shape[] = "dddd-dd-dd";
+	static const int	 mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
+				    31, 30, 31 };
+	long			 y, m, d, era, yoe, doy, doe;
+	size_t			 i;
+
+	if (s == NULL || strlen(s) != sizeof(shape) - 1)
+		return (-1);
+	for (i = 0; i < sizeof(shape) - 1; i++)
+		if (shape[i] == 'd' ? !is_digit(s[i]) : s[i] != '-')
+			return (-1);
+	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+	    (s[3] - '0');
+	m = (s[5] - '0') * 10 + (s[6] - '0');
+	d = (s[8] - '0') * 10 + (s[9] - '0');
+	if (y < 1970 || m < 1 || m > 12 || d < 1 ||
+	    d > mdays[m - 1] + (m == 2 && leap_year(y)))
+		return (-1);
+	/* Howard Hinnant's days_from_civil, for years from 1970. */
+	y -= m <= 2;
+	era = y / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	*days = era * 146097 + doe - 719468;
+	return (0);
+}
+
+/* Days from price_checked to today (days since 1970); -1 if unknown. */
+long
+catalog_price_age(const struct model *m, long today)
+{
+	long	days;
+
+	if (m == NULL || catalog_date_days(m->price_checked, &days) == -1)
+		return (-1);
+	return (today > days ? today - days : 0);
+}
+
+/* 1 if s is an http(s) URL with a host, printable, without spaces. */
+static int
+url_ok(const char *s)
+{
+	size_t	i, len = strlen(s), skip;
+
+	if (strncmp(s, "https://", 8) == 0)
+		skip = 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		skip = 7;
+	else
+		return (0);
+	if (len > CATALOG_URL_MAX || len == skip || s[skip] == '/')
+		return (0);
+	for (i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return (0);
+	return (1);
+}
+
+/* 1 if s is three capital letters, like an ISO 4217 code. */
+static int
+currency_ok(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < 3; i++)
+		if (s[i] < 'A' || s[i] > 'Z')
+			return (0);
+	return (s[3] == '\0');
+}
+
 /* A copy of s into *dst; -1 with an error at n when out of memory. */
 static int
 dup_into(struct catalog_ctx *c, char **dst, const char *s,
@@ -204,6 +364,10 @@ add_name(struct catalog_ctx *c, const char *name, size_t model, int alias,
 		f->names = names;
 		f->cap = cap;
 	}
+	if (catalog_normalize(name, f->names[f->nnames].norm,
+	    sizeof(f->names[f->nnames].norm)) == -1)
+		return (ytree_error(n, c->err, c->errlen, "%s: not a name",
+		    name));
 	f->names[f->nnames].name = name;
 	f->names[f->nnames].model = model;
 	f->names[f->nnames].alias = alias;
@@ -365,6 +529,140 @@ set_aliases(struct catalog_ctx *c, struct model *m, const struct model_key *k,
 	return (0);
 }
 
+/* price_source: the http(s) URL of the provider's pricing page. */
+static int
+set_url(struct catalog_ctx *c, struct model *m, const struct model_key *k,
+    const struct ynode *v)
+{
+	if (!url_ok(v->str))
+		return (model_error(c, m, v, "%s: expected an http:// or "
+		    "https:// URL without spaces, at most %d bytes", k->name,
+		    CATALOG_URL_MAX));
+	return (dup_into(c, (char **)((char *)m + k->off), v->str, v));
+}
+
+/* price_checked: a date YYYY-MM-DD that exists. */
+static int
+set_date(struct catalog_ctx *c, struct model *m, const struct model_key *k,
+    const struct ynode *v)
+{
+	long	days;
+
+	if (catalog_date_days(v->str, &days) == -1)
+		return (model_error(c, m, v, "%s: expected a date YYYY-MM-DD",
+		    k->name));
+	memcpy((char *)m + k->off, v->str, CATALOG_DATE_LEN);
+	return (0);
+}
+
+/* price_currency: USD, or a currency with a rate in exchange_rates:. */
+static int
+set_currency(struct catalog_ctx *c, struct model *m, const struct model_key *k,
+    const struct ynode *v)
+{
+	const struct catalog	*cat = &c->cat->pub;
+	size_t			 i;
+
+	if (!currency_ok(v->str))
+		return (model_error(c, m, v, "%s: expected a currency code of "
+		    "three capital letters, like CNY", k->name));
+	if (strcmp(v->str, "USD") == 0)
+		return (0);
+	for (i = 0; i < cat->nrates; i++) {
+		if (strcmp(cat->rates[i].currency, v->str) == 0) {
+			*(const struct catalog_rate **)((char *)m + k->off) =
+			    &cat->rates[i];
+			return (0);
+		}
+	}
+	return (model_error(c, m, v, "%s: %s has no rate in exchange_rates",
+	    k->name, v->str));
+}
+
+/* price_original_*: an amount in price_currency per 1M tokens. */
+static int
+set_original(struct catalog_ctx *c, struct model *m, const struct model_key *k,
+    const struct ynode *v)
+{
+	nm_nano	price;
+
+	if (v->len > 0 && v->str[0] == '-')
+		return (model_error(c, m, v, "%s: a price cannot be negative",
+		    k->name));
+	if (money_parse(v->str, v->len, 0, &price) == -1 ||
+	    price > CATALOG_PRICE_MAX)
+		return (model_error(c, m, v, "%s: expected a price per 1M "
+		    "tokens in price_currency, like 0.8", k->name));
+	m->price_original[k->min] = price;
+	return (0);
+}
+
+/*
+ * USD per 1M tokens for an amount in a currency: amount / per_usd,
+ * rounded up to the micro-dollar, so a bill never falls short of the
+ * provider's.  -1 if it is too large.
+ */
+static int
+convert_price(nm_nano amount, nm_nano per_usd, nm_nano *usd)
+{
+	__int128	micro;
+
+	micro = ((__int128)amount * 1000000 + per_usd - 1) / per_usd;
+	if (micro > CATALOG_PRICE_MAX / 1000)
+		return (-1);
+	*usd = (nm_nano)micro * 1000;
+	return (0);
+}
+
+/*
+ * A model priced in another currency: compute each USD price from its
+ * original, or check the one the file gives against it.
+ */
+static int
+convert_prices(struct catalog_ctx *c, struct model *m,
+    const struct ynode *map, const unsigned char *seen)
+{
+	const struct catalog_rate	*rate = m->price_rate;
+	const struct model_key		*k;
+	const struct ynode		*v;
+	char				 a[MONEY_STRLEN], b[MONEY_STRLEN];
+	nm_nano				 usd;
+	size_t				 i;
+
+	for (i = 0; i < ORIG_NPRICES; i++) {
+		k = model_key_find(orig_usd_keys[i]);
+		if (rate == NULL) {
+			if (m->price_original[i] >= 0)
+				return (model_error(c, m, map, "price_original_"
+				    "%s: only with a price_currency other than "
+				    "USD", orig_usd_keys[i]));
+			continue;
+		}
+		if (m->price_original[i] < 0) {
+			if (i <= ORIG_OUTPUT)
+				return (model_error(c, m, map, "missing "
+				    "price_original_%s (price_currency is %s)",
+				    orig_usd_keys[i], rate->currency));
+			continue;
+		}
+		if (convert_price(m->price_original[i], rate->per_usd,
+		    &usd) == -1)
+			return (model_error(c, m, map, "price_original_%s: "
+			    "too large in USD", orig_usd_keys[i]));
+		if (seen[k - model_keys] &&
+		    *(nm_nano *)((char *)m + k->off) != usd) {
+			v = ytree_get(map, k->name);
+			return (model_error(c, m, v, "%s: %s is not price_original"
+			    "_%s at the %s rate of exchange_rates (%s, rounded "
+			    "up to 0.000001)", k->name, money_format(*(nm_nano *)
+			    ((char *)m + k->off), a, sizeof(a)), k->name,
+			    rate->currency, money_format(usd, b, sizeof(b))));
+		}
+		*(nm_nano *)((char *)m + k->off) = usd;
+	}
+	return (0);
+}
+
 /* The table row for a key, or NULL. */
 static const struct model_key *
 model_key_find(const char *name)
@@ -421,6 +719,8 @@ model_load(struct catalog_ctx *c, struct model *m, const struct ynode *map)
 		    "models: each entry must be a mapping"));
 	m->line = map->line;
 	m->latency_ms = CATALOG_LATENCY_DEF;
+	for (i = 0; i < ORIG_NPRICES; i++)
+		m->price_original[i] = -1;
 	memset(seen, 0, sizeof(seen));
 
 	/* The id first, so every later message can name the model. */
@@ -441,9 +741,12 @@ model_load(struct catalog_ctx *c, struct model *m, const struct ynode *map)
 			return (-1);
 	}
 	for (i = 0; i < NM_NELEM(model_keys); i++)
-		if (model_keys[i].required && !seen[i])
+		if (!seen[i] && (model_keys[i].required == MK_REQUIRED ||
+		    (model_keys[i].required == MK_USD && m->price_rate == NULL)))
 			return (model_error(c, m, map, "missing %s",
 			    model_keys[i].name));
+	if (convert_prices(c, m, map, seen) == -1)
+		return (-1);
 
 	/* Defaults that depend on other keys. */
 	if (m->upstream_model == NULL &&
@@ -452,10 +755,14 @@ model_load(struct catalog_ctx *c, struct model *m, const struct ynode *map)
 	if (m->owned_by == NULL &&
 	    dup_into(c, &m->owned_by, m->provider, map) == -1)
 		return (-1);
-	if (ytree_get(map, "cached_input_per_mtok") == NULL)
+	if (ytree_get(map, "cached_input_per_mtok") == NULL &&
+	    m->price_original[ORIG_CACHED_INPUT] < 0)
 		m->cached_input_per_mtok = m->input_per_mtok;
-	if (ytree_get(map, "cache_write_per_mtok") == NULL)
+	if (ytree_get(map, "cache_write_per_mtok") == NULL &&
+	    m->price_original[ORIG_CACHE_WRITE] < 0)
 		m->cache_write_per_mtok = m->input_per_mtok;
+	if (m->price_checked[0] == '\0' && c->cat->pub.checked != NULL)
+		memcpy(m->price_checked, c->cat->pub.checked, CATALOG_DATE_LEN);
 	if ((v = ytree_get(map, "max_output")) == NULL)
 		m->max_output = m->context_window;
 	else if (m->max_output > m->context_window)
@@ -471,7 +778,7 @@ name_cmp(const void *a, const void *b)
 	const struct catalog_name	*na = a, *nb = b;
 	int				 r;
 
-	if ((r = strcmp(na->name, nb->name)) != 0)
+	if ((r = strcmp(na->norm, nb->norm)) != 0)
 		return (r);
 	if (na->model != nb->model)
 		return (na->model < nb->model ? -1 : 1);
@@ -488,9 +795,9 @@ name_before(const struct catalog_name *a, const struct catalog_name *b)
 }
 
 /*
- * Sort the names and refuse any that is used twice: ids, aliases, an
- * alias equal to an id.  The clash reported is the first repetition in
- * the file, next to the first holder of the name.
+ * Sort the names and refuse any that is used twice once normalised: ids,
+ * aliases, an alias equal to an id.  The clash reported is the first
+ * repetition in the file, next to the first holder of the name.
  */
 static int
 check_names(struct catalog_ctx *c)
@@ -503,11 +810,11 @@ check_names(struct catalog_ctx *c)
 		return (0);
 	qsort(f->names, f->nnames, sizeof(*f->names), name_cmp);
 	for (i = 1; i < f->nnames; i++) {
-		if (strcmp(f->names[i].name, f->names[i - 1].name) != 0)
+		if (strcmp(f->names[i].norm, f->names[i - 1].norm) != 0)
 			continue;
 		/* Only the second of a run is a first repetition. */
 		if (i >= 2 &&
-		    strcmp(f->names[i - 1].name, f->names[i - 2].name) == 0)
+		    strcmp(f->names[i - 1].norm, f->names[i - 2].norm) == 0)
 			continue;
 		if (b == NULL || name_before(&f->names[i], b)) {
 			a = &f->names[i - 1];
@@ -516,6 +823,12 @@ check_names(struct catalog_ctx *c)
 	}
 	if (b == NULL)
 		return (0);
+	if (strcmp(a->name, b->name) != 0)
+		return (line_error(c, b->line, "model %s: %s %s is %s of model "
+		    "%s once normalised (line %u: %s; see catalog_normalize)",
+		    f->pub.models[b->model].id, b->alias ? "alias" : "id",
+		    b->name, a->alias ? "an alias" : "the id",
+		    f->pub.models[a->model].id, a->line, a->name));
 	if (!b->alias && !a->alias)
 		return (line_error(c, b->line, "duplicate model id %s (first "
 		    "at line %u)", b->name, a->line));
@@ -536,25 +849,88 @@ check_names(struct catalog_ctx *c)
 static int
 set_checked(struct catalog_ctx *c, const struct ynode *v)
 {
-	static const char	 shape[] = "dddd-dd-dd";
-	const char		*s = v->str;
-	size_t			 i;
-	int			 month, day;
+	long	days;
 
-	if (v->type != YNODE_SCALAR || v->len != sizeof(shape) - 1)
-		goto bad;
-	for (i = 0; i < v->len; i++) {
-		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != '-')
-			goto bad;
+	if (v->type != YNODE_SCALAR || catalog_date_days(v->str, &days) == -1)
+		return (ytree_error(v, c->err, c->errlen,
+		    "checked: expected a date YYYY-MM-DD"));
+	return (dup_into(c, &c->cat->pub.checked, v->str, v));
+}
+
+/* One rate of exchange_rates: per_usd, date and an optional source. */
+static int
+rate_load(struct catalog_ctx *c, struct catalog_rate *r,
+    const struct ynode *key, const struct ynode *map)
+{
+	const struct ynode	*v;
+	long			 days;
+	size_t			 i;
+
+	r->line = key->line;
+	if (!currency_ok(key->str) || strcmp(key->str, "USD") == 0)
+		return (ytree_error(key, c->err, c->errlen, "exchange_rates: "
+		    "expected a currency code of three capital letters other "
+		    "than USD, like CNY"));
+	memcpy(r->currency, key->str, sizeof(r->currency));
+	if (map->type != YNODE_MAP)
+		return (ytree_error(map, c->err, c->errlen, "exchange_rates %s: "
+		    "expected a mapping with per_usd and date", r->currency));
+	for (i = 0; i < map->n; i++) {
+		v = map->vals[i];
+		if (strcmp(map->keys[i]->str, "per_usd") == 0) {
+			if (v->type != YNODE_SCALAR || money_parse(v->str,
+			    v->len, 0, &r->per_usd) == -1 ||
+			    r->per_usd < CATALOG_RATE_MIN ||
+			    r->per_usd > CATALOG_RATE_MAX)
+				return (ytree_error(v, c->err, c->errlen,
+				    "exchange_rates %s: per_usd: expected the "
+				    "units of %s one USD buys, from 0.0001 to "
+				    "100000", r->currency, r->currency));
+		} else if (strcmp(map->keys[i]->str, "date") == 0) {
+			if (v->type != YNODE_SCALAR ||
+			    catalog_date_days(v->str, &days) == -1)
+				return (ytree_error(v, c->err, c->errlen,
+				    "exchange_rates %s: date: expected a date "
+				    "YYYY-MM-DD", r->currency));
+			memcpy(r->date, v->str, sizeof(r->date));
+		} else if (strcmp(map->keys[i]->str, "source") == 0) {
+			if (v->type != YNODE_SCALAR || !url_ok(v->str))
+				return (ytree_error(v, c->err, c->errlen,
+				    "exchange_rates %s: source: expected an "
+				    "http:// or https:// URL", r->currency));
+			if (dup_into(c, &r->source, v->str, v) == -1)
+				return (-1);
+		} else
+			return (ytree_error(map->keys[i], c->err, c->errlen,
+			    "exchange_rates %s: unknown key \"%.64s\"",
+			    r->currency, map->keys[i]->str));
 	}
-	month = (s[5] - '0') * 10 + (s[6] - '0');
-	day = (s[8] - '0') * 10 + (s[9] - '0');
-	if (month < 1 || month > 12 || day < 1 || day > 31)
-		goto bad;
-	return (dup_into(c, &c->cat->pub.checked, s, v));
-bad:
-	return (ytree_error(v, c->err, c->errlen,
-	    "checked: expected a date YYYY-MM-DD"));
+	if (r->per_usd == 0 || r->date[0] == '\0')
+		return (ytree_error(map, c->err, c->errlen, "exchange_rates %s: "
+		    "missing %s", r->currency, r->per_usd == 0 ? "per_usd" :
+		    "date"));
+	return (0);
+}
+
+/* exchange_rates: currency -> { per_usd, date, source }, each once. */
+static int
+set_rates(struct catalog_ctx *c, const struct ynode *v)
+{
+	struct catalog	*cat = &c->cat->pub;
+	size_t		 i;
+
+	if (v->type != YNODE_MAP)
+		return (ytree_error(v, c->err, c->errlen,
+		    "exchange_rates: expected a mapping of currency codes"));
+	if (v->n > 0 &&
+	    (cat->rates = calloc(v->n, sizeof(*cat->rates))) == NULL)
+		return (ytree_error(v, c->err, c->errlen, "out of memory"));
+	for (i = 0; i < v->n; i++) {
+		cat->nrates++;
+		if (rate_load(c, &cat->rates[i], v->keys[i], v->vals[i]) == -1)
+			return (-1);
+	}
+	return (0);
 }
 
 /* models: the list of model mappings. */
@@ -579,14 +955,15 @@ set_models(struct catalog_ctx *c, const struct ynode *v)
 	return (0);
 }
 
-/* The keys at the top of models.yaml. */
+/* The keys at the top of models.yaml, read in this order. */
 static const struct {
 	const char	*name;
 	int		 required;
 	int		(*set)(struct catalog_ctx *, const struct ynode *);
 } catalog_keys[] = {
-	{ "models",	1, set_models },
-	{ "checked",	0, set_checked },
+	{ "checked",		0, set_checked },	/* models' default date */
+	{ "exchange_rates",	0, set_rates },		/* before the models */
+	{ "models",		1, set_models },
 };
 
 /* Load from a parsed tree (path taken from the tree).  Caller frees. */
@@ -595,7 +972,7 @@ catalog_load_tree(const struct ynode *root, char *err, size_t errlen)
 {
 	struct catalog_ctx	 c;
 	struct catalog_full	*f;
-	unsigned char		 seen[NM_NELEM(catalog_keys)];
+	const struct ynode	*v;
 	size_t			 i, j;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
@@ -607,7 +984,6 @@ catalog_load_tree(const struct ynode *root, char *err, size_t errlen)
 	c.cat = f;
 	c.err = err;
 	c.errlen = errlen;
-	memset(seen, 0, sizeof(seen));
 	if (root->type != YNODE_MAP) {
 		ytree_error(root, err, errlen, "top level must be a mapping");
 		goto fail;
@@ -621,16 +997,18 @@ catalog_load_tree(const struct ynode *root, char *err, size_t errlen)
 			    "unknown key \"%.64s\"", root->keys[i]->str);
 			goto fail;
 		}
-		seen[j] = 1;
-		if (catalog_keys[j].set(&c, root->vals[i]) == -1)
-			goto fail;
 	}
+	/* In table order: models need the rates and the default date. */
 	for (j = 0; j < NM_NELEM(catalog_keys); j++) {
-		if (catalog_keys[j].required && !seen[j]) {
+		if ((v = ytree_get(root, catalog_keys[j].name)) == NULL) {
+			if (!catalog_keys[j].required)
+				continue;
 			ytree_error(root, err, errlen, "missing %s",
 			    catalog_keys[j].name);
 			goto fail;
 		}
+		if (catalog_keys[j].set(&c, v) == -1)
+			goto fail;
 	}
 	if (check_names(&c) == -1)
 		goto fail;
@@ -672,24 +1050,44 @@ catalog_free(struct catalog *cat)
 		free(m->provider);
 		free(m->upstream_model);
 		free(m->owned_by);
+		free(m->price_source);
 		for (j = 0; m->aliases != NULL && m->aliases[j] != NULL; j++)
 			free(m->aliases[j]);
 		free(m->aliases);
 	}
 	free(cat->models);
+	for (i = 0; i < cat->nrates; i++)
+		free(cat->rates[i].source);
+	free(cat->rates);
 	free(cat->path);
 	free(cat->checked);
 	free(f->names);
 	free(f);
 }
 
-/* Compare a wanted name with an index entry, for bsearch(). */
+/* The private side of a catalog. */
+static const struct catalog_full *
+catalog_full(const struct catalog *cat)
+{
+	return ((const struct catalog_full *)((const char *)cat -
+	    offsetof(struct catalog_full, pub)));
+}
+
+/* Compare a normalised name with an index entry, for bsearch(). */
 static int
 name_find_cmp(const void *key, const void *elem)
 {
 	const struct catalog_name	*n = elem;
 
-	return (strcmp(key, n->name));
+	return (strcmp(key, n->norm));
+}
+
+/* The index entry for a normalised name, or NULL. */
+static const struct catalog_name *
+name_lookup(const struct catalog_full *f, const char *norm)
+{
+	return (bsearch(norm, f->names, f->nnames, sizeof(*f->names),
+	    name_find_cmp));
 }
 
 /* The model with this id or alias, or NULL.  Owned by the catalog. */
@@ -698,13 +1096,190 @@ catalog_find(const struct catalog *cat, const char *id)
 {
 	const struct catalog_full	*f;
 	const struct catalog_name	*n;
+	const char			*slash;
+	char				 norm[CATALOG_NAME_MAX + 1];
 
-	if (cat == NULL || id == NULL || cat->n == 0)
+	if (cat == NULL || id == NULL || cat->n == 0 ||
+	    catalog_normalize(id, norm, sizeof(norm)) == -1)
 		return (NULL);
-	f = (const struct catalog_full *)((const char *)cat -
-	    offsetof(struct catalog_full, pub));
-	n = bsearch(id, f->names, f->nnames, sizeof(*f->names), name_find_cmp);
+	f = catalog_full(cat);
+	if ((n = name_lookup(f, norm)) == NULL &&
+	    (slash = strchr(norm, '/')) != NULL && slash[1] != '\0')
+		n = name_lookup(f, slash + 1);
 	return (n != NULL ? &cat->models[n->model] : NULL);
+}
+
+/*
+ * Edit distance between a and b (insert, delete, replace, swap of two
+ * neighbours), both at most CATALOG_NAME_MAX long.
+ */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t	rows[3][CATALOG_NAME_MAX + 1], *pp, *p, *cur, *t;
+	size_t	la = strlen(a), lb = strlen(b), i, j, cost, v;
+
+	for (j = 0; j <= lb; j++)
+		rows[1][j] = j;
+	pp = rows[0];
+	p = rows[1];
+	cur = rows[2];
+	for (i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (j = 1; j <= lb; j++) {
+			cost = a[i - 1] != b[j - 1];
+			v = NM_MIN(p[j] + 1, cur[j - 1] + 1);
+			v = NM_MIN(v, p[j - 1] + cost);
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1])
+				v = NM_MIN(v, pp[j - 2] + 1);
+			cur[j] = v;
+		}
+		/* Rotate: the row before last is overwritten next. */
+		t = pp;
+		pp = p;
+		p = cur;
+		cur = t;
+	}
+	return (p[lb]);
+}
+
+/* A suggestion so far: how far its name is, and which entry it is. */
+struct suggestion {
+	size_t				 dist;
+	const struct catalog_name	*n;
+};
+
+/* 1 if suggestion a goes before b: closer, then an id, then by name. */
+static int
+suggestion_before(const struct suggestion *a, const struct suggestion *b)
+{
+	if (a->dist != b->dist)
+		return (a->dist < b->dist);
+	if ((a->n->alias == 0) != (b->n->alias == 0))
+		return (a->n->alias == 0);
+	return (strcmp(a->n->name, b->n->name) < 0);
+}
+
+/* How close the normalised query q is to an entry; SIZE_MAX if not close. */
+static size_t
+name_distance(const char *q, const struct catalog_name *n)
+{
+	size_t	d, len = strlen(q);
+
+	d = edit_distance(q, n->norm);
+	if (d <= NM_MAX(len / 3, (size_t)1))
+		return (d);
+	/* Part of a name: as far as the letters it lacks. */
+	if (len >= 3 && strstr(n->norm, q) != NULL)
+		return (strlen(n->norm) - len);
+	return (SIZE_MAX);
+}
+
+/* Catalog names close to name, closest first, one per model. */
+size_t
+catalog_suggest(const struct catalog *cat, const char *name,
+    const char **out, size_t max)
+{
+	const struct catalog_full	*f;
+	struct suggestion		 best[CATALOG_SUGGEST_MAX], s;
+	const char			*slash;
+	char				 norm[CATALOG_NAME_MAX + 1];
+	size_t				 nbest = 0, i, j, d;
+
+	if (cat == NULL || name == NULL || out == NULL ||
+	    catalog_normalize(name, norm, sizeof(norm)) == -1)
+		return (0);
+	max = NM_MIN(max, (size_t)CATALOG_SUGGEST_MAX);
+	f = catalog_full(cat);
+	slash = strchr(norm, '/');
+	for (i = 0; i < f->nnames && max > 0; i++) {
+		s.n = &f->names[i];
+		s.dist = name_distance(norm, s.n);
+		if (slash != NULL && slash[1] != '\0' &&
+		    (d = name_distance(slash + 1, s.n)) < s.dist)
+			s.dist = d;
+		if (s.dist == SIZE_MAX)
+			continue;
+		/* One name per model: keep the better one. */
+		for (j = 0; j < nbest; j++)
+			if (best[j].n->model == s.n->model)
+				break;
+		if (j < nbest) {
+			if (!suggestion_before(&s, &best[j]))
+				continue;
+			memmove(&best[j], &best[j + 1],
+			    (nbest - j - 1) * sizeof(best[0]));
+			nbest--;
+		}
+		/* Insert in order; the last falls off a full list. */
+		for (j = nbest; j > 0 && suggestion_before(&s, &best[j - 1]); j--)
+			;
+		if (j >= max)
+			continue;
+		memmove(&best[j + 1], &best[j],
+		    (NM_MIN(nbest, max - 1) - j) * sizeof(best[0]));
+		best[j] = s;
+		if (nbest < max)
+			nbest++;
+	}
+	for (i = 0; i < nbest; i++)
+		out[i] = best[i].n->name;
+	return (nbest);
+}
+
+/* " Did you mean 'a', 'b' or 'c'?" for a name not in the catalog, or "". */
+char *
+catalog_hint(const struct catalog *cat, const char *name, char *buf,
+    size_t len)
+{
+	const char	*sug[CATALOG_HINT_NAMES];
+	size_t		 n, i, off;
+	int		 r;
+
+	if (len == 0)
+		return (buf);
+	buf[0] = '\0';
+	if ((n = catalog_suggest(cat, name, sug, NM_NELEM(sug))) == 0)
+		return (buf);
+	r = snprintf(buf, len, " Did you mean ");
+	for (i = 0; i < n && r >= 0 && (size_t)r < len; i++) {
+		off = (size_t)r;
+		r = snprintf(buf + off, len - off, "%s'%s'%s", i == 0 ? "" :
+		    i + 1 == n ? " or " : ", ", sug[i], i + 1 == n ? "?" : "");
+		r = r < 0 ? r : r + (int)off;
+	}
+	/* Half a hint is worse than none. */
+	if (r < 0 || (size_t)r >= len)
+		buf[0] = '\0';
+	return (buf);
+}
+
+/* 1 if normalised text is in the normalised s. */
+static int
+name_contains(const char *s, const char *text)
+{
+	char	norm[CATALOG_TEXT_MAX + 1];
+
+	return (s != NULL && catalog_normalize(s, norm, sizeof(norm)) == 0 &&
+	    strstr(norm, text) != NULL);
+}
+
+/* Part of the model's id, one of its aliases or its upstream_model. */
+int
+catalog_match(const struct model *m, const char *text)
+{
+	char	norm[CATALOG_TEXT_MAX + 1];
+	char	**al;
+
+	if (m == NULL || catalog_normalize(text, norm, sizeof(norm)) == -1)
+		return (0);
+	if (name_contains(m->id, norm) || name_contains(m->upstream_model, norm))
+		return (1);
+	for (al = m->aliases; al != NULL && *al != NULL; al++)
+		if (name_contains(*al, norm))
+			return (1);
+	return (0);
 }
 
 /* The name of one capability bit ("tools"), or NULL. */

@@ -52,11 +52,14 @@ st_decide(struct request *req)
 {
 	const struct config *cfg = req->w->cfg;
 	const struct model *m;
+	char hint[CATALOG_HINT_MAX];
 
 	if ((m = catalog_find(cfg->catalog, req->facts.model)) == NULL)
 		return stage_fail(req, 404, "invalid_request_error",
 		    "model_not_found", "model", "The model '%.128s' does not "
-		    "exist or you do not have access to it.", req->facts.model);
+		    "exist or you do not have access to it.%s", req->facts.model,
+		    catalog_hint(cfg->catalog, req->facts.model, hint,
+		    sizeof(hint)));
 	req->model = m;
 	if (facts_fit(&req->facts.est, req->embeddings, m, &req->err, NULL,
 	    0) != 0) {

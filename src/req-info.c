@@ -107,6 +107,46 @@ st_headers_too_large(struct request *req)
 
 /* --- /v1/models -------------------------------------------------------- */
 
+/*
+ * Where the model's prices come from: price_source, price_checked and,
+ * for a price set in another currency, the original amounts and the rate.
+ */
+static int
+write_price_trace(struct buf *b, const struct model *m)
+{
+	static const char *const orig[ORIG_NPRICES] = { "input_per_mtok",
+	    "output_per_mtok", "cached_input_per_mtok", "cache_write_per_mtok" };
+	const struct catalog_rate *rate = m->price_rate;
+	char p[MONEY_STRLEN];
+	size_t i;
+	int r = 0;
+
+	r |= buf_appends(b, ",\"price_source\":");
+	r |= m->price_source != NULL ? json_write_cstr(b, m->price_source) :
+	    buf_appends(b, "null");
+	r |= buf_appends(b, ",\"price_checked\":");
+	r |= m->price_checked[0] != '\0' ?
+	    json_write_cstr(b, m->price_checked) : buf_appends(b, "null");
+	r |= buf_appendf(b, ",\"price_currency\":\"%s\"",
+	    rate != NULL ? rate->currency : "USD");
+	if (rate == NULL)
+		return r;
+	r |= buf_appends(b, ",\"price_original\":{");
+	for (i = 0; i < ORIG_NPRICES; i++) {
+		if (m->price_original[i] < 0)
+			continue;
+		r |= buf_appendf(b, "%s\"%s\":\"%s\"", i > 0 ? "," : "", orig[i],
+		    money_format(m->price_original[i], p, sizeof(p)));
+	}
+	r |= buf_appendf(b, "},\"exchange_rate\":{\"currency\":\"%s\","
+	    "\"per_usd\":\"%s\",\"date\":\"%s\",\"source\":", rate->currency,
+	    money_format(rate->per_usd, p, sizeof(p)), rate->date);
+	r |= rate->source != NULL ? json_write_cstr(b, rate->source) :
+	    buf_appends(b, "null");
+	r |= buf_appendc(b, '}');
+	return r;
+}
+
 /* Append one catalog model as an OpenAI model object. */
 static int
 write_model(struct buf *b, const struct model *m)
@@ -152,7 +192,9 @@ write_model(struct buf *b, const struct model *m)
 			r |= buf_appendc(b, ',');
 		r |= json_write_cstr(b, *al);
 	}
-	r |= buf_appends(b, "]}}");
+	r |= buf_appendc(b, ']');
+	r |= write_price_trace(b, m);
+	r |= buf_appends(b, "}}");
 	return r ? -1 : 0;
 }
 
@@ -187,13 +229,15 @@ st_model(struct request *req)
 {
 	const char *id = req->path + strlen("/v1/models/");
 	const struct model *m;
+	char hint[CATALOG_HINT_MAX];
 	struct buf b;
 	int r;
 
 	if ((m = catalog_find(req->w->cfg->catalog, id)) == NULL)
 		return stage_fail(req, 404, "invalid_request_error",
 		    "model_not_found", "model", "The model '%.128s' does not "
-		    "exist or you do not have access to it.", id);
+		    "exist or you do not have access to it.%s", id,
+		    catalog_hint(req->w->cfg->catalog, id, hint, sizeof(hint)));
 	buf_init(&b, 0);
 	if ((r = write_model(&b, m)) == 0)
 		request_respond(req, 200, "application/json", b.data, b.len);

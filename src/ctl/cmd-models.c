@@ -3,13 +3,16 @@
  *
  * nextmodelctl models: the price comparison POST /v1/quotes answers, from
  * the command line, for a request file or a standard prompt, as a table
- * or as the same JSON.  Reads the catalog only; no source, no Redis.
+ * or as the same JSON; with --search or --stale, the models found by part
+ * of a name or by the age of their prices, with where the prices come
+ * from.  Reads the catalog only; no source, no Redis.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "catalog.h"
@@ -28,6 +31,7 @@ static int	models_list(struct ctl *, int, char **);
 
 static const struct ctl_cmd models_cmds[] = {
 	{ "", "[--sort price|latency] [--region cn|global] [--request FILE.json] "
+	    "[--format table|json] | [--search TEXT] [--stale DAYS] "
 	    "[--format table|json]", models_list, 0 },
 	{ NULL, NULL, NULL, 0 },
 };
@@ -119,6 +123,134 @@ print_table(const struct quote *q)
 	}
 }
 
+/* What --search and --stale ask for. */
+struct find_opts {
+	const char	*search;	/* NULL: any name */
+	int64_t		 stale;		/* -1: any age */
+	long		 today;		/* days since 1970 */
+};
+
+/* 1 if model m is one --search and --stale want. */
+static int
+find_wanted(const struct find_opts *f, const struct model *m)
+{
+	long	age = catalog_price_age(m, f->today);
+
+	if (f->search != NULL && !catalog_match(m, f->search))
+		return 0;
+	/* Never checked is as stale as can be. */
+	return f->stale < 0 || age < 0 || age > f->stale;
+}
+
+/* "a,b" of a model's aliases into out ("-" if none). */
+static void
+alias_list(const struct model *m, char *out, size_t len)
+{
+	size_t off = 0;
+	char **al;
+	int r;
+
+	snprintf(out, len, "-");
+	for (al = m->aliases; al != NULL && *al != NULL && off < len; al++) {
+		r = snprintf(out + off, len - off, "%s%s", off > 0 ? "," : "",
+		    *al);
+		if (r < 0)
+			break;
+		off += (size_t)r;
+	}
+}
+
+/* One found model as a JSON object. */
+static int
+find_json(struct buf *b, const struct model *m, long age)
+{
+	char **al;
+	int r = 0;
+
+	r |= buf_appends(b, "{\"id\":");
+	r |= json_write_cstr(b, m->id);
+	r |= buf_appends(b, ",\"provider\":");
+	r |= json_write_cstr(b, m->provider);
+	r |= buf_appends(b, ",\"upstream_model\":");
+	r |= json_write_cstr(b, m->upstream_model);
+	r |= buf_appends(b, ",\"aliases\":[");
+	for (al = m->aliases; al != NULL && *al != NULL; al++) {
+		if (al != m->aliases)
+			r |= buf_appendc(b, ',');
+		r |= json_write_cstr(b, *al);
+	}
+	r |= buf_appends(b, "],\"price_checked\":");
+	r |= m->price_checked[0] != '\0' ?
+	    json_write_cstr(b, m->price_checked) : buf_appends(b, "null");
+	r |= age >= 0 ? buf_appendf(b, ",\"price_age_days\":%ld", age) :
+	    buf_appends(b, ",\"price_age_days\":null");
+	r |= buf_appends(b, ",\"price_source\":");
+	r |= m->price_source != NULL ? json_write_cstr(b, m->price_source) :
+	    buf_appends(b, "null");
+	r |= buf_appendc(b, '}');
+	return r;
+}
+
+/*
+ * nextmodelctl models --search TEXT / --stale DAYS: the models wanted, in
+ * catalog order.  --search finding nothing fails, like grep.
+ */
+static int
+models_find(const struct catalog *cat, const struct find_opts *f, int json)
+{
+	const struct model *m;
+	char aliases[512], age[24];
+	size_t i, found = 0;
+	struct buf b;
+	long days;
+	int r = 0, rc = CTL_FAIL;
+
+	buf_init(&b, 0);
+	r |= buf_appendc(&b, '[');
+	for (i = 0; i < cat->n; i++) {
+		m = &cat->models[i];
+		if (!find_wanted(f, m))
+			continue;
+		days = catalog_price_age(m, f->today);
+		if (json) {
+			if (found > 0)
+				r |= buf_appendc(&b, ',');
+			r |= find_json(&b, m, days);
+		} else {
+			if (found == 0)
+				printf("%-34s %-11s %-34s %-30s %-13s %8s %s\n",
+				    "MODEL", "PROVIDER", "UPSTREAM", "ALIASES",
+				    "PRICE_CHECKED", "AGE_DAYS", "PRICE_SOURCE");
+			alias_list(m, aliases, sizeof(aliases));
+			if (days >= 0)
+				snprintf(age, sizeof(age), "%ld", days);
+			else
+				snprintf(age, sizeof(age), "-");
+			printf("%-34s %-11s %-34s %-30s %-13s %8s %s\n", m->id,
+			    m->provider, m->upstream_model, aliases,
+			    m->price_checked[0] != '\0' ? m->price_checked : "-",
+			    age, m->price_source != NULL ? m->price_source : "-");
+		}
+		found++;
+	}
+	r |= buf_appendc(&b, ']');
+	if (r != 0) {
+		ctl_warnx("out of memory");
+		goto out;
+	}
+	if (json)
+		printf("%s\n", b.data);
+	if (found == 0 && f->search != NULL) {
+		ctl_warnx("no model matches \"%s\"", f->search);
+		ctl_flush();
+		goto out;
+	}
+	rc = ctl_flush();
+out:
+	buf_free(&b);
+	return rc;
+}
+
 /*
  * Read a request file (at most max bytes) into b, which the caller frees
  * either way; 0 or -1 after a message.
@@ -193,8 +325,11 @@ models_list(struct ctl *ctl, int argc, char **argv)
 		{ "region",	required_argument,	NULL, 'r' },
 		{ "request",	required_argument,	NULL, 'q' },
 		{ "format",	required_argument,	NULL, 'f' },
+		{ "search",	required_argument,	NULL, 'S' },
+		{ "stale",	required_argument,	NULL, 'a' },
 		{ NULL,		0,			NULL, 0 },
 	};
+	struct find_opts find = { NULL, -1, 0 };
 	const struct config *conf;
 	const char *reqfile = NULL;
 	struct quote_opts o;
@@ -202,11 +337,13 @@ models_list(struct ctl *ctl, int argc, char **argv)
 	struct quote q;
 	struct buf b;
 	char name[256];
-	int ch, json = 0, rc = CTL_FAIL;
+	int ch, json = 0, quoting = 0, rc = CTL_FAIL;
 
 	memset(&o, 0, sizeof(o));
 	o.region = -1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		/* The quote's own options, refused beside --search/--stale. */
+		quoting |= ch == 's' || ch == 'r' || ch == 'q';
 		switch (ch) {
 		case 's':
 			if (strcmp(optarg, "price") == 0)
@@ -231,6 +368,19 @@ models_list(struct ctl *ctl, int argc, char **argv)
 		case 'q':
 			reqfile = optarg;
 			break;
+		case 'S':
+			if (optarg[0] == '\0') {
+				ctl_warnx("--search: expected part of a name");
+				return ctl_usage(ctl);
+			}
+			find.search = optarg;
+			break;
+		case 'a':
+			if (ctl_parse_int64(optarg, 0, &find.stale) != 0) {
+				ctl_warnx("--stale: expected a number of days");
+				return ctl_usage(ctl);
+			}
+			break;
 		case 'f':
 			if (strcmp(optarg, "json") == 0)
 				json = 1;
@@ -249,8 +399,18 @@ models_list(struct ctl *ctl, int argc, char **argv)
 		ctl_warnx("unexpected argument: %s", argv[optind]);
 		return ctl_usage(ctl);
 	}
+	if ((find.search != NULL || find.stale >= 0) &&
+	    quoting) {
+		ctl_warnx("--search and --stale list models: no --sort, "
+		    "--region or --request with them");
+		return ctl_usage(ctl);
+	}
 	if ((conf = ctl_config(ctl)) == NULL)
 		return CTL_FAIL;
+	if (find.search != NULL || find.stale >= 0) {
+		find.today = (long)(time(NULL) / 86400);
+		return models_find(conf->catalog, &find, json);
+	}
 	memset(&est, 0, sizeof(est));
 	name[0] = '\0';
 	if (reqfile != NULL) {

@@ -3,12 +3,14 @@
  *
  * nextmodelctl policy check: load the config the way nextmodeld does
  * (config_load validates the catalog and the policy files) and report
- * the first problem as FILE:LINE: message, or a one-line summary.
+ * the first problem as FILE:LINE: message, or a one-line summary.  Prices
+ * checked more than CATALOG_STALE_DAYS ago are warned about, not failed.
  */
 #include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "catalog.h"
@@ -45,6 +47,32 @@ count_policy_files(const char *dir)
 	return n;
 }
 
+/* Warn about each model whose prices are old or undated; how many. */
+static size_t
+warn_stale_prices(const struct catalog *cat)
+{
+	const struct model	*m;
+	long			 today = (long)(time(NULL) / 86400), age;
+	size_t			 i, n = 0;
+
+	for (i = 0; cat != NULL && i < cat->n; i++) {
+		m = &cat->models[i];
+		if ((age = catalog_price_age(m, today)) > CATALOG_STALE_DAYS)
+			ctl_warnx("warning: %s:%u: model %s: prices checked %s, "
+			    "%ld days ago (more than %d): check %s again",
+			    cat->path, m->line, m->id, m->price_checked, age,
+			    CATALOG_STALE_DAYS, m->price_source != NULL ?
+			    m->price_source : "its provider's pricing page");
+		else if (age < 0)
+			ctl_warnx("warning: %s:%u: model %s: no price_checked "
+			    "date", cat->path, m->line, m->id);
+		else
+			continue;
+		n++;
+	}
+	return n;
+}
+
 /* nextmodelctl policy check. */
 static int
 policy_check(struct ctl *ctl, int argc, char **argv)
@@ -66,6 +94,7 @@ policy_check(struct ctl *ctl, int argc, char **argv)
 		ctl_warnx("%s: cannot read the folder", conf->policies_dir);
 		return CTL_FAIL;
 	}
+	warn_stale_prices(conf->catalog);
 	/* Always plural: scripts match this line. */
 	printf("ok: %zu providers, %zu models, %d policy files\n",
 	    conf->nproviders, conf->catalog ? conf->catalog->n : 0, npol);

@@ -712,7 +712,11 @@ async function startEnvInner(opts, started) {
 			throw new Error('sanitizer report in ' + e.logPath + ': ' + m[0]);
 	};
 
-	fs.writeFileSync(e.catalogPath, catalogText(opts));
+	/* opts.catalogFile: a catalog as shipped (e.g. etc/models.yaml), as is. */
+	if (opts.catalogFile)
+		fs.copyFileSync(opts.catalogFile, e.catalogPath);
+	else
+		fs.writeFileSync(e.catalogPath, catalogText(opts));
 	e.port = await freePort();
 	e.url = 'http://127.0.0.1:' + e.port;
 	e.baseURL = e.url + '/v1';
