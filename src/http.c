@@ -38,6 +38,7 @@ static const struct route routes[] = {
 	{ "GET",	"/v1/models",		0, &pipe_models },
 	{ "GET",	"/v1/models/",		1, &pipe_model },
 	{ "GET",	"/v1/receipts/",	1, &pipe_receipt },
+	{ "GET",	"/v1/usage",		0, &pipe_usage },
 	{ "GET",	"/healthz",		0, &pipe_healthz },
 	{ "GET",	"/readyz",		0, &pipe_readyz },
 	{ "GET",	"/metrics",		0, &pipe_metrics },
@@ -178,6 +179,24 @@ count_header(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
+/* Keep a URL query argument (bounded; the rest are dropped). */
+static enum MHD_Result
+copy_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct request *req = cls;
+
+	(void)kind;
+	if (req->nargs >= (int)NM_NELEM(req->args) || key == NULL)
+		return MHD_YES;
+	snprintf(req->args[req->nargs].name, sizeof(req->args[0].name), "%s",
+	    key);
+	snprintf(req->args[req->nargs].value, sizeof(req->args[0].value), "%s",
+	    value != NULL ? value : "");
+	req->nargs++;
+	return MHD_YES;
+}
+
 /* First call for a request: make it, route it, check its declared size. */
 static struct request *
 request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
@@ -204,6 +223,7 @@ request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
 	    sizeof(req->workload));
 	copy_header(conn, MHD_HTTP_HEADER_CACHE_CONTROL, req->cache_control,
 	    sizeof(req->cache_control));
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, copy_arg, req);
 	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (v != NULL) {

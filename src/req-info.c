@@ -20,6 +20,7 @@
 #include "quote.h"
 #include "request.h"
 #include "rthread.h"
+#include "usage.h"
 #include "worker.h"
 
 static enum stage
@@ -395,6 +396,99 @@ st_receipt_answer(struct request *req)
 	return STAGE_ANSWERED;
 }
 
+/* --- /v1/usage ---------------------------------------------------------- */
+
+/* The report, read on the Redis thread (several round trips). */
+static void
+usage_run(struct rjob *j, struct redis *r)
+{
+	struct request *req = j->arg;
+	struct usage_query q;
+	struct usage_result res;
+	const char *v;
+	char err[256];
+	int dim;
+
+	memset(&q, 0, sizeof(q));
+	dim = usage_dim_parse((v = request_arg(req, "by")) != NULL ? v :
+	    "project");
+	q.by = (enum usage_dim)dim;
+	if ((v = request_arg(req, "since")) != NULL)
+		snprintf(q.since, sizeof(q.since), "%s", v);
+	if ((v = request_arg(req, "until")) != NULL)
+		snprintf(q.until, sizeof(q.until), "%s", v);
+	/* A project's key sees its own project; the admin key any or all. */
+	q.project = req->key.admin ? request_arg(req, "project") :
+	    req->key.project;
+	if (usage_report(r, &q, &res, err, sizeof(err)) != 0) {
+		log_warnx("usage report: %s", err);
+		req->fetched_status = 503;
+		return;
+	}
+	req->fetched_status = usage_write_json(&res, &q, &req->fetched) == 0 ?
+	    200 : 500;
+	usage_result_free(&res);
+}
+
+/* The report is written (Redis thread). */
+static void
+usage_done(struct rjob *j)
+{
+	struct request *req = j->arg;
+
+	pthread_mutex_lock(&req->mu);
+	if (j->failed)
+		req->fetched_status = 503;
+	request_continue(req);
+	pthread_mutex_unlock(&req->mu);
+	rjob_free(j);
+	request_unref(req);
+}
+
+/* Check the query, then hand the report to the Redis thread. */
+static enum stage
+st_usage_fetch(struct request *req)
+{
+	const char *by = request_arg(req, "by"), *d;
+	static const char *const days[] = { "since", "until" };
+	struct rjob *j;
+	size_t i;
+
+	if (by != NULL && usage_dim_parse(by) < 0)
+		return stage_fail(req, 400, "invalid_request_error", NULL, "by",
+		    "'by' must be project, team, key, workload or model");
+	for (i = 0; i < NM_NELEM(days); i++)
+		if ((d = request_arg(req, days[i])) != NULL &&
+		    usage_day_check(d) != 0)
+			return stage_fail(req, 400, "invalid_request_error",
+			    NULL, days[i], "'%s' must be a day, YYYY-MM-DD",
+			    days[i]);
+	if ((j = rjob_new(usage_done, req)) == NULL)
+		return stage_fail(req, 500, "server_error", NULL, NULL,
+		    "out of memory");
+	j->run = usage_run;
+	request_ref(req);
+	pthread_mutex_lock(&req->mu);
+	req->phase = REQ_WAITING;
+	pthread_mutex_unlock(&req->mu);
+	rthread_submit(req->w->rt, j);
+	return STAGE_WAIT;
+}
+
+static enum stage
+st_usage_answer(struct request *req)
+{
+	if (req->fetched_status == 503)
+		return stage_fail(req, 503, "server_error", "redis_unavailable",
+		    NULL, "Usage cannot be read right now; try again shortly.");
+	if (req->fetched_status != 200)
+		return stage_fail(req, 500, "server_error", NULL, NULL,
+		    "the usage report could not be written");
+	request_respond(req, 200, "application/json", req->fetched.data,
+	    req->fetched.len);
+	return STAGE_ANSWERED;
+}
+
 /* --- the pipelines ----------------------------------------------------- */
 
 #define PIPE(var, name, ...)						\
@@ -412,5 +506,7 @@ PIPE(pipe_models, "models", stage_auth, stage_auth_check, st_models);
 PIPE(pipe_model, "model", stage_auth, stage_auth_check, st_model);
 PIPE(pipe_quotes, "quotes", stage_auth, stage_auth_check, stage_parse,
     st_quotes);
+PIPE(pipe_usage, "usage", stage_auth, stage_auth_check, st_usage_fetch,
+    st_usage_answer);
 PIPE(pipe_receipt, "receipt", stage_auth, stage_auth_check,
     st_receipt_fetch, st_receipt_answer);

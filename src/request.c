@@ -87,6 +87,18 @@ request_unref(struct request *req)
 	free(req);
 }
 
+/* The URL query argument name, or NULL. */
+const char *
+request_arg(const struct request *req, const char *name)
+{
+	int i;
+
+	for (i = 0; i < req->nargs; i++)
+		if (strcmp(req->args[i].name, name) == 0)
+			return req->args[i].value;
+	return NULL;
+}
+
 /* Add a response header (names and values are ours, never the client's). */
 void
 request_header(struct request *req, const char *name, const char *value)

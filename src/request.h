@@ -102,6 +102,11 @@ struct request {
 	char			*authorization;		/* cleansed on free */
 	char			 workload[128];
 	char			 cache_control[64];
+	struct {
+		char		 name[24];
+		char		 value[72];
+	}			 args[8];		/* URL query arguments, decoded */
+	int			 nargs;
 	struct buf		 body;
 	int			 body_toobig;
 	int			 answer_now;		/* answer before reading the body */
@@ -161,7 +166,7 @@ struct request {
 
 /* The routes' pipelines. */
 extern const struct pipeline pipe_chat, pipe_embeddings, pipe_quotes,
-    pipe_models, pipe_model, pipe_receipt, pipe_healthz,
+    pipe_models, pipe_model, pipe_receipt, pipe_usage, pipe_healthz,
     pipe_readyz, pipe_metrics, pipe_not_found, pipe_method_not_allowed,
     pipe_headers_too_large;
 
@@ -182,6 +187,9 @@ void		 request_output_taken(struct request *);
 void		 request_force_end(struct request *);
 /* Wake the connection if http.c suspended it (mu held). */
 void		 request_wake(struct request *);
+
+/* The URL query argument name, or NULL. */
+const char	*request_arg(const struct request *, const char *name);
 
 /* Answers (request.c). */
 void		 request_header(struct request *, const char *name, const char *value);
