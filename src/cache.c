@@ -142,7 +142,7 @@ cache_entry_check(const struct cache_entry *e, char *err, size_t errlen)
 				    &e->provider };
 	size_t			 k;
 
-	if ((size_t)e->mode >= 2) {
+	if ((unsigned)e->mode > CANON_TEXT) {
 		cache_err(err, errlen, "unknown cache mode");
 		return -1;
 	}

@@ -70,9 +70,12 @@ fixed_point(const struct buf *f, int req, enum canon_mode m)
 	json_free(&j);
 }
 
-/* Rewrite value i with every string escaped differently (\u for all ASCII letters). */
+/*
+ * Rewrite value i with every string escaped differently (\u for all ASCII
+ * letters); string token alter gets its first byte changed (if ASCII).
+ */
 static int
-reescape(struct buf *b, const struct json *j, int i)
+reescape(struct buf *b, const struct json *j, int i, int alter)
 {
 	static const char	 hex[] = "0123456789ABCDEF";
 	char			*s;
@@ -88,10 +91,10 @@ reescape(struct buf *b, const struct json *j, int i)
 		for (t = i + 1, m = 0; m < size; m++) {
 			FUZZ_CHECK(buf_appends(b, m > 0 ? " ,\n" : " ") == 0);
 			if (json_type(j, i) == JSON_OBJECT) {
-				t = reescape(b, j, t);
+				t = reescape(b, j, t, alter);
 				FUZZ_CHECK(buf_appends(b, "\t:") == 0);
 			}
-			t = reescape(b, j, t);
+			t = reescape(b, j, t, alter);
 		}
 		FUZZ_CHECK(buf_appendc(b, json_type(j, i) == JSON_OBJECT ?
 		    '}' : ']') == 0);
@@ -99,6 +102,8 @@ reescape(struct buf *b, const struct json *j, int i)
 	case JSON_STRING:
 		s = json_strdup(j, i, &n);
 		FUZZ_CHECK(s != NULL);
+		if (i == alter && n > 0 && (unsigned char)s[0] < 0x80)
+			s[0] ^= 1;
 		FUZZ_CHECK(buf_appendc(b, '"') == 0);
 		for (k = 0; k < n; k++) {
 			unsigned char	c = (unsigned char)s[k];
@@ -197,8 +202,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char	*src = (const char *)data;
 	struct json	 j, j2;
 	struct buf	 f, g, t, t2;
-	char		 err[256];
-	int		 m, r;
+	char		 err[256], *u;
+	size_t		 n;
+	int		 m, r, alter;
 
 	/* canon_text on the raw bytes: a fixed point, never longer. */
 	buf_init(&t, 0);
@@ -227,7 +233,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Escaped and spaced differently: the same form. */
 	buf_init(&g, 0);
-	FUZZ_CHECK(reescape(&g, &j, 0) == j.ntok);
+	FUZZ_CHECK(reescape(&g, &j, 0, -1) == j.ntok);
 	FUZZ_CHECK(json_parse(&j2, g.data, g.len, &fuzz_limits, err,
 	    sizeof(err)) == 0);
 	buf_init(&t, 0);
@@ -235,6 +241,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(same(&f, &t));
 	buf_free(&t);
 	json_free(&j2);
+
+	/* One string byte changed: another form (unless it made a duplicate key). */
+	alter = (int)(size % (size_t)j.ntok);
+	u = json_type(&j, alter) == JSON_STRING ? json_strdup(&j, alter, &n) :
+	    NULL;
+	if (u != NULL && n > 0 && (unsigned char)u[0] < 0x80) {
+		buf_reset(&g);
+		FUZZ_CHECK(reescape(&g, &j, 0, alter) == j.ntok);
+		if (json_parse(&j2, g.data, g.len, &fuzz_limits, err,
+		    sizeof(err)) == 0) {
+			buf_init(&t, 0);
+			FUZZ_CHECK(canon_write(&j2, 0, &t, err,
+			    sizeof(err)) == 0);
+			FUZZ_CHECK(!same(&f, &t));
+			buf_free(&t);
+			json_free(&j2);
+		} else
+			FUZZ_CHECK(strstr(err, "duplicate key") != NULL);
+	}
+	free(u);
 
 	/* The request forms, both modes. */
 	if (json_type(&j, 0) == JSON_OBJECT) {
