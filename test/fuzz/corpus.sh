@@ -34,5 +34,6 @@ run fuzz-json-replay "$corpus/json"
 run fuzz-sse-replay "$corpus/sse"
 run fuzz-yaml-replay "$corpus/yaml"
 run fuzz-providers-replay "$corpus/providers"
+run fuzz-canon-replay "$corpus/canon"
 
 exit $failed
