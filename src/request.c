@@ -237,11 +237,24 @@ request_readyz(struct request *req)
 		    sizeof(ready) - 1);
 }
 
+static int	authenticate(struct request *);
+
 void
 request_metrics(struct request *req)
 {
 	struct buf b;
 
+	/* metrics_require_admin: the admin key only (others: 401, or 403). */
+	if (req->w->cfg->metrics_require_admin) {
+		if (authenticate(req) != 0)
+			return;
+		if (!req->key.admin) {
+			request_error(req, 403, "invalid_request_error",
+			    "admin_key_required", NULL, "GET /metrics needs the "
+			    "admin key (metrics_require_admin is on).");
+			return;
+		}
+	}
 	buf_init(&b, 16 * 1024 * 1024);
 	if (metrics_render(req->w->metrics, &b) != 0)
 		request_error(req, 500, "server_error", NULL, NULL,
