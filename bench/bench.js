@@ -8,11 +8,18 @@
  * It prints ratios (gateway / direct), not absolute claims.
  *
  *   NM_BUILDDIR=_build node bench/bench.js [--requests N] [--concurrency C] [--rounds R]
+ *
+ * Rows: chat and streams at C connections; then the fresh path at 64
+ * connections with receipts off, with receipts on and nextmodel-ledger
+ * draining them, and the same with 1 ms added each way between the
+ * gateway and Redis (a delaying proxy, bench/redis-delay.js).
  */
 'use strict';
 const http = require('http');
+const fs = require('fs');
 const path = require('path');
 const h = require(path.join(__dirname, '..', 'test', 'integration', 'harness.js'));
+const { startDelayProxy } = require(path.join(__dirname, 'redis-delay.js'));
 
 function arg(name, def) {
 	const i = process.argv.indexOf('--' + name);
@@ -22,7 +29,7 @@ const REQUESTS = arg('requests', 400);
 const CONC = arg('concurrency', 16);
 const ROUNDS = arg('rounds', 4);
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: CONC });
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
 /* One POST; resolves with {ttfb, total} in ms. */
 function one(url, headers, body) {
@@ -66,55 +73,94 @@ function pct(xs, p) {
 	return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))];
 }
 
+/*
+ * One row set: the same body direct and through the gateway, interleaved
+ * in rounds at concurrency c.  Returns the throughput ratio.
+ */
+async function compare(e, name, body, c) {
+	const direct = e.mockUrl + '/v1/chat/completions';
+	const via = e.url + '/v1/chat/completions';
+	const dh = { authorization: 'Bearer ' + e.mockKey };
+	const gh = e.auth();
+	const acc = { d: [], g: [], dw: 0, gw: 0 };
+	const dbody = JSON.stringify(Object.assign({}, body, { model: 'mock-gpt-upstream' }));
+	const gbody = JSON.stringify(body);
+	await batch(direct, dh, dbody, 50, c);	/* warm-up */
+	await batch(via, gh, gbody, 50, c);
+	for (let r = 0; r < ROUNDS; r++) {
+		const order = r % 2 ? ['g', 'd'] : ['d', 'g'];
+		for (const w of order) {
+			const res = w === 'd' ? await batch(direct, dh, dbody, REQUESTS, c) :
+			    await batch(via, gh, gbody, REQUESTS, c);
+			acc[w].push(...res.samples);
+			acc[w + 'w'] += res.wall;
+		}
+	}
+	const n = ROUNDS * REQUESTS;
+	const row = (label, f) => {
+		const d = f(acc.d), g = f(acc.g);
+		console.log(`  ${label.padEnd(22)} direct ${d.toFixed(2).padStart(8)}  ` +
+		    `gateway ${g.toFixed(2).padStart(8)}  ratio ${(g / d).toFixed(2)}`);
+	};
+	console.log(name + ` (concurrency ${c}):`);
+	row('p50 latency ms', (s) => pct(s.map((x) => x.total), 50));
+	row('p99 latency ms', (s) => pct(s.map((x) => x.total), 99));
+	row('p50 first byte ms', (s) => pct(s.map((x) => x.ttfb), 50));
+	const dr = n / (acc.dw / 1000), gr = n / (acc.gw / 1000);
+	console.log(`  ${'throughput req/s'.padEnd(22)} direct ${dr.toFixed(0).padStart(8)}  ` +
+	    `gateway ${gr.toFixed(0).padStart(8)}  ratio ${(gr / dr).toFixed(2)}`);
+	return gr / dr;
+}
+
+/* nextmodel-ledger draining the receipts of e while it runs. */
+function startLedger(e) {
+	const log = fs.openSync(path.join(e.tmp, 'ledger.log'), 'a');
+	const c = h.spawnTracked(path.join(h.BUILDDIR, 'nextmodel-ledger'), ['-c', e.cfgPath],
+	    { env: e.gwEnv, stdio: ['ignore', log, log] });
+	fs.closeSync(log);
+	return c;
+}
+
+const CHAT = { model: 'mock-gpt', messages: [{ role: 'user', content: 'benchmark me please' }] };
+const STREAM = { model: 'mock-gpt', stream: true, messages: [{ role: 'user',
+    content: 'benchmark me please [[mock:chunks=20]]' }] };
+
 async function main() {
 	h.requireBuild();
-	const e = await h.startEnv({ workers: 2 });
+	console.log(`bench: ${ROUNDS} rounds x ${REQUESTS} requests; direct = mock source, ` +
+	    'gateway = nextmodeld (2 workers) in front of it');
+	const ratios = {};
+	let e = await h.startEnv({ workers: 2 });
+	let ledger = startLedger(e);
 	try {
-		const direct = e.mockUrl + '/v1/chat/completions';
-		const via = e.url + '/v1/chat/completions';
-		const dh = { authorization: 'Bearer ' + e.mockKey };
-		const gh = e.auth();
-		const cases = [
-			['chat (non-stream)', { model: 'mock-gpt', messages: [{ role: 'user',
-			    content: 'benchmark me please' }] }],
-			['chat (stream)', { model: 'mock-gpt', stream: true, messages: [{ role:
-			    'user', content: 'benchmark me please [[mock:chunks=20]]' }] }],
-		];
-		console.log(`bench: ${ROUNDS} rounds x ${REQUESTS} requests, concurrency ${CONC}, ` +
-		    'direct = mock source, gateway = nextmodeld (2 workers) in front of it');
-		for (const [name, body] of cases) {
-			const acc = { d: [], g: [], dw: 0, gw: 0 };
-			const dbody = JSON.stringify(Object.assign({}, body, { model: 'mock-gpt-upstream' }));
-			const gbody = JSON.stringify(body);
-			await batch(direct, dh, dbody, 50, CONC);	/* warm-up */
-			await batch(via, gh, gbody, 50, CONC);
-			for (let r = 0; r < ROUNDS; r++) {
-				const order = r % 2 ? ['g', 'd'] : ['d', 'g'];
-				for (const w of order) {
-					const res = w === 'd' ? await batch(direct, dh, dbody, REQUESTS, CONC) :
-					    await batch(via, gh, gbody, REQUESTS, CONC);
-					acc[w].push(...res.samples);
-					acc[w + 'w'] += res.wall;
-				}
-			}
-			const n = ROUNDS * REQUESTS;
-			const row = (label, f) => {
-				const d = f(acc.d), g = f(acc.g);
-				console.log(`  ${label.padEnd(22)} direct ${d.toFixed(2).padStart(8)}  ` +
-				    `gateway ${g.toFixed(2).padStart(8)}  ratio ${(g / d).toFixed(2)}`);
-			};
-			console.log(name + ':');
-			row('p50 latency ms', (s) => pct(s.map((x) => x.total), 50));
-			row('p99 latency ms', (s) => pct(s.map((x) => x.total), 99));
-			row('p50 first byte ms', (s) => pct(s.map((x) => x.ttfb), 50));
-			const dr = n / (acc.dw / 1000), gr = n / (acc.gw / 1000);
-			console.log(`  ${'throughput req/s'.padEnd(22)} direct ${dr.toFixed(0).padStart(8)}  ` +
-			    `gateway ${gr.toFixed(0).padStart(8)}  ratio ${(gr / dr).toFixed(2)}`);
-		}
+		await compare(e, 'chat (non-stream), receipts + ledger', CHAT, CONC);
+		await compare(e, 'chat (stream), receipts + ledger', STREAM, CONC);
+		ratios.on = await compare(e, 'fresh path, receipts + ledger', CHAT, 64);
+		/* The same, with Redis 1 ms further away in each direction. */
+		const proxy = await startDelayProxy(e.redisPort, 1);
+		await e.stopGateway(15000);
+		fs.writeFileSync(e.cfgPath, e.configText().replace(
+		    'redis://127.0.0.1:' + e.redisPort + '/', 'redis://127.0.0.1:' + proxy.port + '/'));
+		await e.startGateway();
+		ratios.delay = await compare(e, 'fresh path, receipts + ledger, Redis +1 ms each way',
+		    CHAT, 64);
+		await e.stopGateway(15000);
+		proxy.close();
 	} finally {
-		agent.destroy();
+		await h.killChild(ledger, 5000);
 		await e.stop();
 	}
+	e = await h.startEnv({ workers: 2, extraConfig: { receipts: false } });
+	try {
+		ratios.off = await compare(e, 'fresh path, receipts off', CHAT, 64);
+	} finally {
+		await e.stop();
+	}
+	console.log('summary (throughput, gateway / direct, 64 connections):');
+	console.log(`  receipts off ${ratios.off.toFixed(2)}, receipts + ledger ` +
+	    `${ratios.on.toFixed(2)}, with Redis +1 ms ${ratios.delay.toFixed(2)} ` +
+	    `(${(100 * ratios.delay / ratios.on).toFixed(0)}% of the figure without the delay)`);
+	agent.destroy();
 }
 
 main().catch((err) => {

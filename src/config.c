@@ -201,6 +201,8 @@ static const struct ckey config_keys[] = {
 	    0, 5000, 0, NULL, 0 },
 	{ "worker_timeout_ms", CK_LONG, COFF(worker_timeout_ms), 30000, NULL,
 	    1000, 600000, 0, NULL, 0 },
+	{ "metrics_require_admin", CK_BOOL, COFF(metrics_require_admin), 0,
+	    NULL, 0, 0, 0, NULL, 0 },
 	{ "providers", CK_PROVIDERS, 0, 0, NULL, 0, 0, CF_NULLABLE, NULL, 0 },
 };
 

@@ -78,6 +78,7 @@ struct config {
 	long		 shutdown_timeout_ms;	/* drain on SIGTERM/reload; default 30000 */
 	long		 key_cache_ms;		/* per-worker key record cache; default 2000, max 5000 */
 	long		 worker_timeout_ms;	/* a worker silent this long is killed; default 30000 */
+	int		 metrics_require_admin;	/* GET /metrics only with the admin key; default 0 */
 	struct provider_conf *providers;
 	size_t		 nproviders;
 	struct catalog	*catalog;

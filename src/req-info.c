@@ -57,6 +57,28 @@ st_readyz(struct request *req)
 	return STAGE_ANSWERED;
 }
 
+static enum stage st_metrics(struct request *);
+
+/* metrics_require_admin off: no key needed, straight to the metrics. */
+static enum stage
+st_metrics_gate(struct request *req)
+{
+	if (!req->w->cfg->metrics_require_admin)
+		stage_skip_to(req, st_metrics);
+	return STAGE_NEXT;
+}
+
+/* metrics_require_admin on: a key passed; it must be the admin key. */
+static enum stage
+st_metrics_admin(struct request *req)
+{
+	if (!req->key.admin)
+		return stage_fail(req, 403, "invalid_request_error",
+		    "admin_key_required", NULL, "GET /metrics needs the admin "
+		    "key (metrics_require_admin is on).");
+	return STAGE_NEXT;
+}
+
 static enum stage
 st_metrics(struct request *req)
 {
@@ -498,7 +520,8 @@ st_usage_answer(struct request *req)
 
 PIPE(pipe_healthz, "healthz", st_healthz);
 PIPE(pipe_readyz, "readyz", st_readyz);
-PIPE(pipe_metrics, "metrics", st_metrics);
+PIPE(pipe_metrics, "metrics", st_metrics_gate, stage_auth, stage_auth_check,
+    st_metrics_admin, st_metrics);
 PIPE(pipe_not_found, "not_found", st_not_found);
 PIPE(pipe_method_not_allowed, "method_not_allowed", st_method_not_allowed);
 PIPE(pipe_headers_too_large, "headers_too_large", st_headers_too_large);

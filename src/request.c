@@ -184,6 +184,19 @@ stage_fail(struct request *req, int status, const char *type,
 	return STAGE_ANSWERED;
 }
 
+/* Go on at stage fn (a route whose key check is optional skips it). */
+void
+stage_skip_to(struct request *req, stage_fn fn)
+{
+	int i;
+
+	for (i = req->stage; i < req->pipe->nstages; i++)
+		if (req->pipe->stages[i] == fn) {
+			req->stage = i;
+			return;
+		}
+}
+
 /* Wake the connection if http.c suspended it (mu held). */
 void
 request_wake(struct request *req)

@@ -205,6 +205,9 @@ enum stage	 stage_fail(struct request *, int status, const char *type,
 		    const char *code, const char *param, const char *fmt, ...)
 		    __attribute__((format(printf, 6, 7)));
 
+/* Go on at stage fn of the request's pipeline (skipping those between). */
+void		 stage_skip_to(struct request *, stage_fn);
+
 /* req-auth.c: stages shared by routes that need a key. */
 enum stage	 stage_auth(struct request *);
 enum stage	 stage_auth_check(struct request *);

@@ -6,9 +6,13 @@
  * speaks provider wire formats: OpenAI Chat Completions and Embeddings, the
  * OpenAI-compatible dialects under /<dialect>/v1/ (DeepSeek, Moonshot,
  * DashScope, Ark, OpenRouter, Mistral, generic) with their quirks, and
- * Anthropic and Gemini from test/mock/.  Its behaviour is
- * steered by "[[mock:...]]" switches in the last user message, and it keeps
- * a log of what it received for the tests to inspect through /_mock/*.
+ * Anthropic and Gemini from test/mock/.  It answers like a model: "Echo:
+ * <the last user message>", or, when tools are offered and tool_choice is
+ * not "none", a call to one (the forced one, if named) with arguments made
+ * from the tool's JSON schema; after tool results it answers in text.  The
+ * "[[mock:...]]" switches in the last user message steer it (README lists
+ * them), and it keeps a log of what it received for the tests to inspect
+ * through /_mock/*.
  *
  * Usage: node test/mock-source.js --port N [--host 127.0.0.1]
  * Prints "listening <port>" on stdout once it accepts connections.
@@ -207,48 +211,200 @@ function openaiPromptTokens(body) {
 	return n;
 }
 
-/* A sample value for a JSON Schema (used for tool arguments and json_schema). */
-function sampleFromSchema(schema, depth) {
-	const t = schema && schema.type;
-	if (depth > 4)
-		return null;
-	if (t === 'string')
-		return Array.isArray(schema.enum) && schema.enum.length ? schema.enum[0] : 'mock';
-	if (t === 'integer' || t === 'number')
-		return 42;
-	if (t === 'boolean')
-		return true;
-	if (t === 'array')
-		return [sampleFromSchema(schema.items || { type: 'string' }, depth + 1)];
-	if (t === 'object' || (schema && schema.properties)) {
-		const o = {};
-		for (const [k, v] of Object.entries(schema.properties || {}))
-			o[k] = sampleFromSchema(v, depth + 1);
-		return o;
+/* The schema a local "$ref" (#/$defs/x, #/definitions/x) points to, or s. */
+function schemaDeref(s, root) {
+	if (!s || typeof s.$ref !== 'string' || !s.$ref.startsWith('#/'))
+		return s;
+	let node = root;
+	for (const part of s.$ref.slice(2).split('/')) {
+		node = node && typeof node === 'object' ? node[part] : undefined;
+		if (node === undefined)
+			return {};
 	}
+	return node;
+}
+
+/* The one type a schema asks for: its type (the first non-null of a list), or a guess. */
+function schemaType(s) {
+	let t = s.type;
+	if (Array.isArray(t))
+		t = t.find((x) => x !== 'null') || 'null';
+	if (typeof t === 'string')
+		return t.toLowerCase();
+	if (s.properties)
+		return 'object';
+	if (s.items)
+		return 'array';
 	return null;
 }
 
-/* The arguments (JSON text) of the mock tool call for a function tool. */
+/* A string that meets a schema's format and length bounds. */
+function sampleString(s) {
+	const formats = {
+		'date-time': '2026-01-01T00:00:00Z', date: '2026-01-01', time: '00:00:00Z',
+		email: 'mock@example.com', uri: 'https://example.com/mock', uuid:
+		    '00000000-0000-4000-8000-000000000000', ipv4: '192.0.2.1', hostname: 'example.com',
+	};
+	let v = formats[s.format] || 'mock';
+	if (Number.isInteger(s.minLength) && v.length < s.minLength)
+		v = v.padEnd(s.minLength, 'x');
+	if (Number.isInteger(s.maxLength) && v.length > s.maxLength)
+		v = v.slice(0, s.maxLength);
+	return v;
+}
+
+/* A number (42 when allowed) within a schema's bounds. */
+function sampleNumber(s, integer) {
+	let lo = -Infinity;
+	let hi = Infinity;
+	const step = integer ? 1 : 0.5;
+	if (typeof s.minimum === 'number')
+		lo = s.minimum;
+	if (typeof s.exclusiveMinimum === 'number')
+		lo = s.exclusiveMinimum + step;
+	if (typeof s.maximum === 'number')
+		hi = s.maximum;
+	if (typeof s.exclusiveMaximum === 'number')
+		hi = s.exclusiveMaximum - step;
+	let v = Math.min(Math.max(42, lo), hi);
+	if (integer)
+		v = Math.ceil(v) <= hi ? Math.ceil(v) : Math.floor(v);
+	return v;
+}
+
+/*
+ * A value valid for a JSON Schema (tool arguments, json_schema answers):
+ * const, then the first enum value, then by type: "mock", 42, true, arrays
+ * of minItems (at least one) items, objects with every property (only the
+ * required ones deep down).  Follows anyOf/oneOf (first), allOf (merged
+ * properties) and local $refs.  Deterministic, so tests can expect it.
+ */
+function sampleFromSchema(schema, depth, root) {
+	let s = schemaDeref(schema, root || schema);
+	root = root || schema;
+	if (!s || typeof s !== 'object' || depth > 8)
+		return null;
+	if (s.const !== undefined)
+		return s.const;
+	if (Array.isArray(s.enum) && s.enum.length)
+		return s.enum[0];
+	for (const k of ['anyOf', 'oneOf']) {
+		if (Array.isArray(s[k]) && s[k].length) {
+			const pick = s[k].find((x) => schemaType(schemaDeref(x, root) || {}) !== 'null') || s[k][0];
+			return sampleFromSchema(pick, depth + 1, root);
+		}
+	}
+	if (Array.isArray(s.allOf)) {
+		const merged = Object.assign({}, s, { allOf: undefined, properties: Object.assign({},
+		    s.properties), required: [...(s.required || [])] });
+		for (const part of s.allOf.map((x) => schemaDeref(x, root) || {})) {
+			Object.assign(merged.properties, part.properties || {});
+			merged.required.push(...(part.required || []));
+			if (!merged.type && part.type)
+				merged.type = part.type;
+		}
+		s = merged;
+	}
+	switch (schemaType(s)) {
+	case 'string':
+		return sampleString(s);
+	case 'integer':
+		return sampleNumber(s, true);
+	case 'number':
+		return sampleNumber(s, false);
+	case 'boolean':
+		return true;
+	case 'array': {
+		let n = Number.isInteger(s.minItems) ? Math.max(1, s.minItems) : 1;
+		if (Number.isInteger(s.maxItems))
+			n = Math.min(n, s.maxItems);
+		const items = s.items && typeof s.items === 'object' && !Array.isArray(s.items) ?
+		    s.items : { type: 'string' };
+		return Array.from({ length: n }, () => sampleFromSchema(items, depth + 1, root));
+	}
+	case 'object': {
+		const o = {};
+		const required = Array.isArray(s.required) ? s.required : [];
+		for (const [k, v] of Object.entries(s.properties || {})) {
+			if (depth < 4 || required.includes(k))
+				o[k] = sampleFromSchema(v, depth + 1, root);
+		}
+		return o;
+	}
+	default:
+		return null;
+	}
+}
+
+/*
+ * Whether the model calls a tool now: 'none' (answer in text), 'auto' or
+ * 'forced'.  Like a real model: it calls one whenever tools are offered and
+ * not refused, except right after tool results (then it answers in text) or
+ * when the [[mock:text]] switch asks for text; a forced choice always calls.
+ * choice: 'auto', 'none', 'any' (required) or 'named'.
+ */
+function toolDecision(offered, choice, afterResult, sw) {
+	if (!offered || choice === 'none')
+		return 'none';
+	if (choice === 'any' || choice === 'named')
+		return 'forced';
+	if (afterResult || sw.opts.text)
+		return 'none';
+	return 'auto';
+}
+
+/*
+ * The arguments (JSON text) of the mock tool call for a function tool: a
+ * sample of its parameters' schema, or {"input": text} when the schema is
+ * open (no properties, other keys allowed).
+ */
 function openaiToolArguments(fn, text) {
 	const params = fn && fn.parameters;
-	if (params && params.properties && Object.keys(params.properties).length > 0)
+	if (params && ((params.properties && Object.keys(params.properties).length > 0) ||
+	    params.additionalProperties === false || params.$ref || params.allOf || params.anyOf))
 		return JSON.stringify(sampleFromSchema(params, 0));
 	return JSON.stringify({ input: text });
 }
 
+/* OpenAI's tool_choice as toolDecision() sees it, and the named function if any. */
+function openaiToolChoice(tc) {
+	if (tc === 'none' || tc === 'required')
+		return { choice: tc === 'none' ? 'none' : 'any', name: null };
+	if (tc && typeof tc === 'object' && tc.type === 'function' && tc.function)
+		return { choice: 'named', name: tc.function.name };
+	return { choice: 'auto', name: null };
+}
+
+/* The tool results since the last assistant message (what the model reads now). */
+function openaiToolResults(body) {
+	const msgs = Array.isArray(body.messages) ? body.messages : [];
+	const out = [];
+	for (let i = msgs.length - 1; i >= 0 && msgs[i] && msgs[i].role !== 'assistant'; i--) {
+		if (msgs[i].role === 'tool')
+			out.unshift(openaiContentText(msgs[i].content));
+	}
+	return out;
+}
+
 /*
  * Decide the answer for a chat request: {kind: 'text', content} or
- * {kind: 'tool', call: {id, name, arguments}}.  Deterministic.
+ * {kind: 'tool', call: {id, name, arguments}}.  Deterministic.  Offered
+ * tools are called (the forced one when tool_choice names one); right
+ * after tool results the answer is text that quotes them.
  */
 function openaiAnswer(body, sw) {
-	const tools = Array.isArray(body.tools) ? body.tools : [];
-	if (sw.opts.tool && tools.length > 0) {
-		const fn = tools[0].function || {};
+	const tools = Array.isArray(body.tools) ? body.tools.filter((t) => t && t.function) : [];
+	const tc = openaiToolChoice(body.tool_choice);
+	const results = openaiToolResults(body);
+	if (toolDecision(tools.length > 0, tc.choice, results.length > 0, sw) !== 'none') {
+		const tool = tools.find((t) => t.function.name === tc.name) || tools[0];
+		const fn = tool.function;
 		return { kind: 'tool', call: { id: 'call_mock' + String(state.seq),
 		    name: fn.name || 'tool', arguments: openaiToolArguments(fn, sw.text) } };
 	}
-	const echo = 'Echo: ' + sw.text;
+	let echo = 'Echo: ' + sw.text;
+	if (results.length > 0)
+		echo += ' | tool results: ' + results.join(' ; ');
 	const rf = body.response_format;
 	if (rf && rf.type === 'json_object')
 		return { kind: 'text', content: JSON.stringify({ answer: echo }) };
@@ -1109,7 +1265,7 @@ const ROUTES = [
  */
 const LIB = {
 	state, sleep, gone, write, parseSwitches, intSwitch, countTokens, splitEven,
-	maskKey, sendJson, logRequest, bearerKey, sampleFromSchema,
+	maskKey, sendJson, logRequest, bearerKey, sampleFromSchema, toolDecision,
 };
 for (const name of ['anthropic', 'gemini']) {
 	let mod = null;
@@ -1223,6 +1379,6 @@ if (require.main === module) {
 	process.on('SIGINT', () => process.exit(0));
 }
 
-module.exports = { createMockSource, parseSwitches, countTokens, splitEven, mockVector,
+module.exports = { createMockSource, parseSwitches, sampleFromSchema, toolDecision, countTokens, splitEven, mockVector,
     vectorBase64, mistralId,
     openaiLastUserText, openaiPromptTokens, openaiAnswer, openaiUsage, maskKey };

@@ -123,8 +123,13 @@ test('chat', async (t) => {
 			const r = await env.chat(raw);
 			assert.equal(r.status, 200, r.text);
 			assert.equal(r.json.choices.length, 2, 'n=2 should give two choices');
-			const content = JSON.parse(r.json.choices[0].message.content);
-			assert.deepEqual(content, { city: 'mock', ok: true });
+			/* tool_choice names get_weather: the source calls it, in both choices. */
+			for (const c of r.json.choices) {
+				assert.equal(c.finish_reason, 'tool_calls');
+				assert.equal(c.message.tool_calls[0].function.name, 'get_weather');
+				assert.deepEqual(JSON.parse(c.message.tool_calls[0].function.arguments),
+				    { city: 'mock', days: 42 });
+			}
 			const seen = await mockSaw(env, marker);
 			assert.equal(seen.length, 1);
 			const b = seen[0].body;

@@ -268,7 +268,8 @@ function inputTokens(body, lib) {
 /* A tool's input: a sample of its schema, or the answer when the schema is open. */
 function toolInput(tool, echo, lib) {
 	const schema = tool && tool.input_schema;
-	if (schema && schema.properties && Object.keys(schema.properties).length > 0)
+	if (schema && ((schema.properties && Object.keys(schema.properties).length > 0) ||
+	    schema.additionalProperties === false))
 		return lib.sampleFromSchema(schema, 0);
 	return { answer: echo };
 }
@@ -286,9 +287,14 @@ function answer(body, sw, lib) {
 		content.push({ type: 'thinking', thinking: 'Thinking about: ' + sw.text,
 		    signature: 'EqQBCgIYAhIMmockSignature' });
 	let calls = [];
+	const last = body.messages[body.messages.length - 1];
+	const afterResult = last.role === 'user' &&
+	    blocksOf(last.content).some((b) => b.type === 'tool_result');
+	const choice = { auto: 'auto', any: 'any', tool: 'named', none: 'none' }[tc.type] || 'auto';
+	const decision = lib.toolDecision(tools.length > 0, choice, afterResult, sw);
 	if (tc.type === 'tool')
 		calls = [tools.find((t) => t.name === tc.name)];
-	else if (tools.length > 0 && tc.type !== 'none' && (tc.type === 'any' || sw.opts.tool)) {
+	else if (decision !== 'none') {
 		const n = Math.max(1, lib.intSwitch(sw.opts, 'tools', 1));
 		for (let i = 0; i < n && !(i > 0 && tc.disable_parallel_tool_use); i++)
 			calls.push(tools[i % tools.length]);

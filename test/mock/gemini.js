@@ -280,9 +280,12 @@ function decideAnswer(lib, body, sw) {
 	for (const t of body.tools || [])
 		decls.push(...(t.functionDeclarations || []));
 	const fc = (body.toolConfig && body.toolConfig.functionCallingConfig) || {};
-	const last = body.contents[body.contents.length - 1];
-	const responses = last.parts.filter((p) => p.functionResponse).map((p) => p.functionResponse);
-	if (sw.opts.tool && decls.length > 0 && responses.length === 0 && fc.mode !== 'NONE') {
+	const responses = [];
+	for (let i = body.contents.length - 1; i >= 0 && body.contents[i].role !== 'model'; i--)
+		responses.unshift(...body.contents[i].parts.filter((p) => p.functionResponse)
+		    .map((p) => p.functionResponse));
+	const choice = { ANY: 'any', NONE: 'none', VALIDATED: 'auto' }[fc.mode] || 'auto';
+	if (lib.toolDecision(decls.length > 0, choice, responses.length > 0, sw) !== 'none') {
 		let decl = decls[0];
 		if (Array.isArray(fc.allowedFunctionNames) && fc.allowedFunctionNames.length)
 			decl = decls.find((d) => d.name === fc.allowedFunctionNames[0]) || decl;

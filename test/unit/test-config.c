@@ -90,6 +90,8 @@ static const struct {
 	{ "bad-limits-type.yaml", NULL, 1, "limits: expected a mapping" },
 	{ "bad-key-cache.yaml", NULL, 1,
 	    "key_cache_ms: expected an integer from 0 to 5000" },
+	{ "bad-metrics-admin.yaml", NULL, 1,
+	    "metrics_require_admin: expected true or false" },
 	{ "bad-bool.yaml", NULL, 5,
 	    "provider x: stream_usage: expected true or false" },
 	{ "bad-dialect.yaml", NULL, 5, "provider x: dialect: unknown dialect "
@@ -442,6 +444,7 @@ test_defaults(void)
 	CHECK(cfg->shutdown_timeout_ms == 30000);
 	CHECK(cfg->worker_timeout_ms == 30000);
 	CHECK(cfg->key_cache_ms == 2000);
+	CHECK(cfg->metrics_require_admin == 0);
 	CHECK(cfg->providers == NULL);
 	CHECK(cfg->nproviders == 0);
 	CHECK(cfg->catalog != NULL && cfg->catalog->n == 0);
@@ -505,6 +508,7 @@ test_good_config(void)
 	CHECK(cfg->shutdown_timeout_ms == 5000);
 	CHECK(cfg->worker_timeout_ms == 4000);
 	CHECK(cfg->key_cache_ms == 5000);
+	CHECK(cfg->metrics_require_admin == 1);
 	CHECK(cfg->nproviders == 3);
 	CHECK(cfg->catalog != NULL && cfg->catalog->n == 2);
 
