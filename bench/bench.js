@@ -145,6 +145,8 @@ async function main() {
 		ratios.delay = await compare(e, 'fresh path, receipts + ledger, Redis +1 ms each way',
 		    CHAT, 64);
 		await e.stopGateway(15000);
+		console.log(`  (through the delaying proxy: ${proxy.stats.connections} Redis ` +
+		    `connections, ${proxy.stats.bytes} bytes)`);
 		proxy.close();
 	} finally {
 		await h.killChild(ledger, 5000);

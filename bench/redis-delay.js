@@ -10,9 +10,10 @@
 'use strict';
 const net = require('net');
 
-/* Forward from a to b, each chunk delayed by ms, in order. */
-function pipeDelayed(a, b, ms) {
+/* Forward from a to b, each chunk delayed by ms, in order; count bytes. */
+function pipeDelayed(a, b, ms, stats) {
 	a.on('data', (d) => {
+		stats.bytes += d.length;
 		setTimeout(() => {
 			if (!b.destroyed)
 				b.write(d);
@@ -25,20 +26,23 @@ function pipeDelayed(a, b, ms) {
 function startDelayProxy(targetPort, ms) {
 	return new Promise((resolve, reject) => {
 		const conns = new Set();
+		const stats = { bytes: 0, connections: 0 };
 		const srv = net.createServer((c) => {
 			const up = net.connect({ port: targetPort, host: '127.0.0.1' });
 			c.setNoDelay(true);
 			up.setNoDelay(true);
+			stats.connections++;
 			conns.add(c);
 			conns.add(up);
 			c.on('close', () => { conns.delete(c); up.destroy(); });
 			up.on('close', () => { conns.delete(up); c.destroy(); });
-			pipeDelayed(c, up, ms);
-			pipeDelayed(up, c, ms);
+			pipeDelayed(c, up, ms, stats);
+			pipeDelayed(up, c, ms, stats);
 		});
 		srv.on('error', reject);
 		srv.listen(0, '127.0.0.1', () => resolve({
 			port: srv.address().port,
+			stats,
 			close: () => {
 				for (const c of conns)
 					c.destroy();
