@@ -25,6 +25,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "crypto.h"
+#include "money.h"
 #include "ytree.h"
 
 #ifndef SYSCONFDIR
@@ -64,6 +65,8 @@ enum ckey_type {
 	CK_DIALECT,	/* which OpenAI-compatible source */
 	CK_SECTION,	/* a nested table (limits:) */
 	CK_PROVIDERS,
+	CK_WORD,	/* one of the words in sdef ("a|b|c"), stored as its index */
+	CK_FRACTION,	/* decimal text from 0 to 1, stored as nano units */
 };
 
 #define CF_REQUIRED	0x1
@@ -120,6 +123,10 @@ static int	set_section(struct cfgctx *, const struct ckey *, void *,
 		    const struct ynode *);
 static int	set_providers(struct cfgctx *, const struct ckey *, void *,
 		    const struct ynode *);
+static int	set_word(struct cfgctx *, const struct ckey *, void *,
+		    const struct ynode *);
+static int	set_fraction(struct cfgctx *, const struct ckey *, void *,
+		    const struct ynode *);
 
 /* Handlers by type, in enum ckey_type order. */
 static const ckey_fn ckey_fns[] = {
@@ -138,6 +145,8 @@ static const ckey_fn ckey_fns[] = {
 	[CK_DIALECT] = set_dialect,
 	[CK_SECTION] = set_section,
 	[CK_PROVIDERS] = set_providers,
+	[CK_WORD] = set_word,
+	[CK_FRACTION] = set_fraction,
 };
 
 #define COFF(f)	offsetof(struct config, f)
@@ -160,6 +169,20 @@ static const struct ckey limit_keys[] = {
 };
 
 _Static_assert(NM_NELEM(limit_keys) <= CONFIG_MAX_KEYS, "seen[] too small");
+
+/* cache: the exact cache. */
+static const struct ckey cache_keys[] = {
+	{ "mode", CK_WORD, COFF(cache_mode), CONFIG_CACHE_EXACT,
+	    "off|exact|canonical", 0, 0, 0, NULL, 0 },
+	{ "scope", CK_WORD, COFF(cache_scope), CONFIG_SCOPE_PROJECT,
+	    "project|team|global", 0, 0, 0, NULL, 0 },
+	{ "ttl_s", CK_LONG, COFF(cache_ttl_s), 86400, NULL,
+	    1, 400L * 86400, 0, NULL, 0 },
+	{ "max_entry_bytes", CK_SIZE, COFF(cache_max_entry_bytes), 1 * MIB,
+	    NULL, 1 * KIB, 64 * MIB, 0, NULL, 0 },
+	{ "hit_rate", CK_FRACTION, COFF(cache_hit_rate), 100000000, NULL,
+	    0, 0, 0, NULL, 0 },
+};
 
 /* The top level of nextmodel.yaml. */
 static const struct ckey config_keys[] = {
@@ -195,6 +218,8 @@ static const struct ckey config_keys[] = {
 	    0, 0, CF_NULLABLE, NULL, 0 },
 	{ "limits", CK_SECTION, 0, 0, NULL, 0, 0, CF_NULLABLE,
 	    limit_keys, NM_NELEM(limit_keys) },
+	{ "cache", CK_SECTION, 0, 0, NULL, 0, 0, CF_NULLABLE,
+	    cache_keys, NM_NELEM(cache_keys) },
 	{ "shutdown_timeout_ms", CK_LONG, COFF(shutdown_timeout_ms), 30000, NULL,
 	    0, 3600000, 0, NULL, 0 },
 	{ "key_cache_ms", CK_LONG, COFF(key_cache_ms), 2000, NULL,
@@ -347,6 +372,49 @@ text_value(struct cfgctx *c, const struct ckey *k, void *base,
 	if (*out == NULL)
 		return (set_text(c, k, base, v, NULL, 0));
 	return (1);
+}
+
+/* One of the words of k->sdef ("a|b|c"): its index in an int field. */
+static int
+set_word(struct cfgctx *c, const struct ckey *k, void *base,
+    const struct ynode *v)
+{
+	const char *w, *end;
+	size_t len;
+	int i;
+
+	*(int *)field(base, k) = (int)k->def;
+	if (v == NULL)
+		return (0);
+	if (v->type != YNODE_SCALAR || ytree_is_null(v))
+		return (key_error(c, k, v, "expected one of %s", k->sdef));
+	for (i = 0, w = k->sdef; *w != '\0'; i++, w = *end ? end + 1 : end) {
+		if ((end = strchr(w, '|')) == NULL)
+			end = w + strlen(w);
+		len = (size_t)(end - w);
+		if (strlen(v->str) == len && strncmp(v->str, w, len) == 0) {
+			*(int *)field(base, k) = i;
+			return (0);
+		}
+	}
+	return (key_error(c, k, v, "expected one of %s", k->sdef));
+}
+
+/* A decimal fraction from 0 to 1 ("0.1"), exact, in nano units. */
+static int
+set_fraction(struct cfgctx *c, const struct ckey *k, void *base,
+    const struct ynode *v)
+{
+	nm_nano n = k->def;
+
+	if (v != NULL && (v->type != YNODE_SCALAR || ytree_is_null(v) ||
+	    money_parse(v->str, strlen(v->str), 0, &n) != 0 ||
+	    n > 1000000000)) {
+		return (key_error(c, k, v, "expected a decimal from 0 to 1, "
+		    "such as 0.1"));
+	}
+	*(nm_nano *)field(base, k) = n;
+	return (0);
 }
 
 /* Numbers: int, long or size_t fields, range-checked. */

@@ -30,6 +30,10 @@ enum provider_dialect {
 	DIALECT_GENERIC,
 };
 
+/* cache.mode and cache.scope. */
+enum { CONFIG_CACHE_OFF = 0, CONFIG_CACHE_EXACT, CONFIG_CACHE_CANONICAL };
+enum { CONFIG_SCOPE_PROJECT = 0, CONFIG_SCOPE_TEAM, CONFIG_SCOPE_GLOBAL };
+
 struct provider_conf {
 	char		*name;
 	enum provider_kind kind;
@@ -64,6 +68,11 @@ struct config {
 	int		 receipts;		/* sign and keep receipts; default on */
 	long		 receipt_ttl_s;		/* nm:receipt:<id> lifetime; default 7 days */
 	char		*spool_dir;		/* receipts wait here while Redis is away */
+	int		 cache_mode;		/* CONFIG_CACHE_*; default exact */
+	int		 cache_scope;		/* CONFIG_SCOPE_*; default project */
+	long		 cache_ttl_s;		/* default 1 day */
+	size_t		 cache_max_entry_bytes;	/* default 1 MiB */
+	nm_nano		 cache_hit_rate;	/* of the fresh cost, nano units; default 0.1 */
 	size_t		 spool_max_bytes;	/* per worker; default 256 MiB */
 	char		*public_url;		/* may be NULL */
 	char		*user;			/* drop privileges to this user; may be NULL */

@@ -69,6 +69,16 @@ static const struct {
 	    "Receipts neither stored nor spooled (spool full or failing)." },
 	[MC_REDIS_FAILURES] = { "nextmodel_redis_failures_total",
 	    "Pipelines a worker's Redis thread could not complete." },
+	[MC_CACHE_HITS] = { "nextmodel_cache_hits_total",
+	    "Answers replayed from a verified cache entry." },
+	[MC_CACHE_MISSES] = { "nextmodel_cache_misses_total",
+	    "Cache lookups that found no entry to serve." },
+	[MC_CACHE_STORES] = { "nextmodel_cache_stores_total",
+	    "Cache entries written after a fresh answer." },
+	[MC_CACHE_NOT_STORED] = { "nextmodel_cache_not_stored_total",
+	    "Fresh answers not cached: incomplete, filtered or too big." },
+	[MC_CACHE_REJECTED] = { "nextmodel_cache_rejected_total",
+	    "Entries refused on lookup: forged, or for another request." },
 };
 
 /* Add n to a plain counter. */

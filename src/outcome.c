@@ -98,6 +98,8 @@ make_receipt(struct request *req, struct buf *line)
 	    (req->t_first_us - req->t_start_us) / 1000 : -1;
 	r.upstream_request_id = req->meta.request_id[0] != '\0' ?
 	    req->meta.request_id : NULL;
+	r.cache_key = req->cache.on ? req->cache.key[req->cache.hit == 2] :
+	    NULL;
 	return receipt_write(&r, req->w->receipt_key, line);
 }
 
@@ -129,24 +131,35 @@ outcome_close(struct request *req, int status, const char *error_code)
 		request_header(req, "x-nextmodel-cost-usd",
 		    money_format(oc->cost, text, sizeof(text)));
 	}
-	if (!req->w->cfg->receipts)
-		return;
-	buf_init(&line, RECEIPT_MAX_LINE);
-	if (make_receipt(req, &line) != 0) {
-		log_warnx("receipt %s: cannot be written", req->receipt_id);
-		buf_free(&line);
-		return;
-	}
-	receipt_hash(line.data, line.len, oc->receipt_hash);
-	metrics_count(req->w->metrics, MC_RECEIPTS, 1);
-	if (req->phase == REQ_RESPOND)
-		request_header(req, "x-nextmodel-receipt-hash", oc->receipt_hash);
-	if ((j = rjob_new(NULL, NULL)) == NULL ||
-	    rjob_receipt(j, line.data, line.len) != 0) {
+	if ((j = rjob_new(NULL, NULL)) == NULL) {
 		log_warnx("receipt %s lost: out of memory", req->receipt_id);
 		metrics_count(req->w->metrics, MC_RECEIPTS_LOST, 1);
+		return;
+	}
+	if (req->w->cfg->receipts) {
+		buf_init(&line, RECEIPT_MAX_LINE);
+		if (make_receipt(req, &line) != 0 ||
+		    rjob_receipt(j, line.data, line.len) != 0) {
+			log_warnx("receipt %s: cannot be written",
+			    req->receipt_id);
+			metrics_count(req->w->metrics, MC_RECEIPTS_LOST, 1);
+		} else {
+			receipt_hash(line.data, line.len, oc->receipt_hash);
+			metrics_count(req->w->metrics, MC_RECEIPTS, 1);
+			if (req->phase == REQ_RESPOND)
+				request_header(req, "x-nextmodel-receipt-hash",
+				    oc->receipt_hash);
+		}
+		buf_free(&line);
+	}
+	/* The answer to keep: a whole one, or a fresh stream rebuilt. */
+	if (req->phase == REQ_RESPOND && !req->cache.sse_replay)
+		cache_settle(req, j, req->out.data, req->out.len);
+	else if (req->cache.answer.len > 0)
+		cache_settle(req, j, req->cache.answer.data,
+		    req->cache.answer.len);
+	if (j->ncmds == 0 && j->receipt == NULL)
 		rjob_free(j);
-	} else
+	else
 		rthread_submit(req->w->rt, j);
-	buf_free(&line);
 }

@@ -24,8 +24,8 @@
  * The outcome's figures as one block of SSE comment lines, the receipt's
  * hash last (mu held).  SDKs skip comments.
  */
-static void
-stream_trailer(struct request *req)
+void
+relay_stream_trailer(struct request *req)
 {
 	char text[MONEY_STRLEN];
 	int lines = 0;
@@ -57,7 +57,7 @@ relay_stream_error(struct request *req, const struct errinfo *err)
 	outcome_price(req, 0);
 	outcome_close(req, err->status, err->code[0] ? err->code :
 	    "stream_error");
-	stream_trailer(req);
+	relay_stream_trailer(req);
 	buf_init(&b, 8192);
 	if (request_error_json(&b, err) == 0)
 		sse_write_data(&req->out, b.data, b.len);
@@ -71,7 +71,7 @@ stream_done(struct request *req)
 {
 	outcome_price(req, 0);
 	outcome_close(req, 200, NULL);
-	stream_trailer(req);
+	relay_stream_trailer(req);
 	buf_appends(&req->out, "data: [DONE]\n\n");
 	req->finished = 1;
 }

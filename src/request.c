@@ -78,6 +78,7 @@ request_unref(struct request *req)
 		free(req->authorization);
 	}
 	json_free(&req->json);
+	cache_request_free(req);
 	buf_free(&req->body);
 	buf_free(&req->out);
 	buf_free(&req->upbody);
@@ -221,6 +222,11 @@ answer(struct request *req)
 	if (req->pipe->billable && req->authed)
 		outcome_close(req, req->status,
 		    req->has_err ? req->err.code : NULL);
+	/* A hit replayed as a stream ends like a fresh one. */
+	if (req->cache.sse_replay && !req->has_err) {
+		relay_stream_trailer(req);
+		buf_appends(&req->out, "data: [DONE]\n\n");
+	}
 }
 
 /* Run stages from the next one until one answers or waits. */

@@ -36,6 +36,8 @@
 
 struct worker;
 struct request;
+struct rjob;
+struct assembler;
 
 enum req_phase {
 	REQ_READING = 0,	/* body arriving, or stages running */
@@ -83,6 +85,20 @@ struct outcome {
 	int		 attempts;
 	int64_t		 t_end_us;
 	char		 receipt_hash[RECEIPT_HASH_STRLEN];
+};
+
+/* The exact cache's part of a request (req-cache.c). */
+struct req_cache {
+	int			 on;		/* looked up, and may store */
+	int			 hit;		/* served from an entry */
+	int			 sse_replay;	/* a hit replayed as a stream */
+	int			 nkeys;		/* 1 exact, 2 also canonical */
+	char			 scope[140];
+	char			 key[2][65];	/* hex: exact, canonical */
+	struct buf		 canon[2];	/* the canonical requests */
+	struct buf		 entry[2];	/* what the lookup found */
+	struct assembler	*asm_;		/* a fresh stream, rebuilt */
+	struct buf		 answer;	/* ... as a whole answer */
 };
 
 struct request {
@@ -155,6 +171,7 @@ struct request {
 	int			 stream_failed;		/* an error event was sent */
 	int			 metric_status;		/* status for /metrics */
 	struct outcome		 oc;
+	struct req_cache	 cache;
 	struct request		*wprev, *wnext;		/* the worker's live list */
 };
 
@@ -213,10 +230,20 @@ enum stage	 stage_auth(struct request *);
 enum stage	 stage_auth_check(struct request *);
 enum stage	 stage_parse(struct request *);
 
+/* req-cache.c: the exact cache's stages and its share of settling. */
+enum stage	 stage_cache_lookup(struct request *);
+enum stage	 stage_cache_serve(struct request *);
+/* Add the entries of a fresh complete answer to the settle job (mu held). */
+void		 cache_settle(struct request *, struct rjob *, const char *answer,
+		    size_t len);
+void		 cache_request_free(struct request *);
+
 /* relay.c: the engine's callbacks for a call (engine thread). */
 extern const struct upstream_cb relay_cb;
 /* End a stream with an SSE error event (mu held). */
 void		 relay_stream_error(struct request *, const struct errinfo *);
+/* A stream's cost and receipt hash as its last SSE comments (mu held). */
+void		 relay_stream_trailer(struct request *);
 
 /* outcome.c (mu held, or the request not shared). */
 /* Price what the source said it used (or estimate it); once. */

@@ -131,8 +131,8 @@ awk -v port="$port" -v rport="$rport" -v mock="http://127.0.0.1:$mport" '
 	/^    kind:/ { kind = $2 }
 	/^    base_url:/ { print "    base_url: " mock (kind == "openai" ? "/v1" : ""); next }
 	{ print }
-	END { print "ledger_dir: " ENVIRON["NM_PKG_ROOT"] "/var/lib/nextmodel/ledger"
-	    print "spool_dir: " ENVIRON["NM_PKG_ROOT"] "/var/lib/nextmodel/spool" }
+	END { print "ledger_dir: " NM_PKG_ROOT "/var/lib/nextmodel/ledger"
+	    print "spool_dir: " NM_PKG_ROOT "/var/lib/nextmodel/spool" }
 ' NM_PKG_ROOT="$root" "$cfg" >"$cfg.tmp" && mv "$cfg.tmp" "$cfg"
 grep -q "127.0.0.1:$mport" "$cfg" || fail "no source pointed at the mock"
 ! grep -q '^ *base_url: https' "$cfg" || fail "a source still points outside"

@@ -1,0 +1,300 @@
+/*
+ * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
+ *
+ * The verified exact cache, from outside: an identical request (by its
+ * canonical form: key order, number spelling, fields that cannot change
+ * the answer) is replayed without calling the source, as JSON or as a
+ * stream whatever form the first one used, billed at 10% of the fresh cost,
+ * with the receipt saying so; a different request never hits; each
+ * project has its own entries; Cache-Control no-store and no-cache are
+ * honoured; errors are not stored; an entry changed or moved in Redis is
+ * refused and counted; embeddings are cached; the opt-in canonical layer
+ * ignores whitespace in message text only.
+ */
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness.js');
+
+h.requireBuild();
+const OpenAI = h.requirePackage('openai');
+
+function nano(s) {
+	const [i, f = ''] = s.split('.');
+	return BigInt(i) * 1000000000n + BigInt((f + '000000000').slice(0, 9));
+}
+
+function money(n) {
+	const frac = (n % 1000000000n).toString().padStart(9, '0').replace(/0+$/, '');
+	return (n / 1000000000n).toString() + (frac ? '.' + frac : '');
+}
+
+/* Requests the mock source has seen. */
+async function sourceCalls(env) {
+	return (await env.mockRequests()).length;
+}
+
+async function getReceipt(env, url, key) {
+	for (let i = 0; i < 40; i++) {
+		const r = await env.get(url, key);
+		if (r.status !== 404)
+			return JSON.parse(r.text);
+		await h.sleep(50);
+	}
+	throw new Error('receipt ' + url + ' never stored');
+}
+
+/* POST a raw body text; the cache must see it exactly as sent. */
+function post(env, text, headers, key) {
+	return h.request(env.url + '/v1/chat/completions', { method: 'POST', body: text,
+	    headers: Object.assign({ 'content-type': 'application/json' }, env.auth(key),
+	    headers || {}) });
+}
+
+/* Wait until the settle step stored what a fresh answer left. */
+async function settled(env) {
+	await h.waitFor(async () => {
+		const m = (await h.request(env.url + '/metrics')).text;
+		return /nextmodel_cache_stores_total [1-9]/.test(m);
+	}, 5000, 50);
+	await h.sleep(100);
+}
+
+test('exact cache', async (t) => {
+	const embed = Object.assign(h.defaultModel(), { id: 'mock-embed',
+	    upstream_model: 'mock-embed-upstream', capabilities: ['embeddings'],
+	    output_per_mtok: 0 });
+	const env = await h.startEnv({ workers: 2, extraModels: [embed] });
+	try {
+		const client = new OpenAI({ baseURL: env.baseURL, apiKey: env.key, maxRetries: 0 });
+
+		await t.test('an identical request is replayed, billed at 10%, with its receipt', async () => {
+			await env.mockClear();
+			const body = '{"model":"mock-gpt","temperature":1,"messages":[{"role":"user",' +
+			    '"content":"what is the capital of France?"}]}';
+			const a = await post(env, body);
+			assert.equal(a.status, 200, a.text);
+			assert.equal(a.headers['x-nextmodel-serve-mode'], 'fresh');
+			await settled(env);
+			/* The same request, spelled otherwise: keys reordered, 1.0, spaces. */
+			const b = await post(env, '{ "messages": [ { "content": "what is the capital of ' +
+			    'France?", "role": "user" } ], "temperature": 1.0, "model": "mock-gpt", ' +
+			    '"user": "someone", "stream": false }');
+			assert.equal(b.status, 200, b.text);
+			assert.equal(b.headers['x-nextmodel-serve-mode'], 'exact_cache');
+			assert.equal(b.headers['x-nextmodel-model'], 'mock-gpt');
+			assert.equal(b.text, a.text, 'the replay is not the stored answer');
+			assert.equal(await sourceCalls(env), 1, 'the source was called for a hit');
+			const fresh = nano(a.headers['x-nextmodel-cost-usd']);
+			const want = (fresh + 5n) / 10n;	/* 10%, rounded half up */
+			assert.equal(b.headers['x-nextmodel-cost-usd'], money(want));
+			const ra = await getReceipt(env, a.headers['x-nextmodel-receipt-url']);
+			const rb = await getReceipt(env, b.headers['x-nextmodel-receipt-url']);
+			assert.equal(ra.serve_mode, 'fresh');
+			assert.match(ra.cache_key, /^[0-9a-f]{64}$/);
+			assert.equal(rb.serve_mode, 'exact_cache');
+			assert.equal(rb.usage_source, 'cache');
+			assert.equal(rb.billing_basis, 'cache_rate');
+			assert.equal(rb.cost_usd, money(want));
+			assert.equal(rb.fresh_cost_usd, ra.cost_usd);
+			assert.equal(rb.saved_usd, money(fresh - want));
+			assert.equal(rb.cache_key, ra.cache_key);
+			assert.deepEqual(rb.usage, ra.usage);
+		});
+
+		await t.test('a different request never hits', async () => {
+			const base = { model: 'mock-gpt', messages: [{ role: 'user', content: 'seed test' }] };
+			const variants = [
+				Object.assign({}, base, { seed: 9007199254740992 }),
+				/* 2^53 + 1: differs from the one above only beyond double precision. */
+				'{"model":"mock-gpt","messages":[{"role":"user","content":"seed test"}],' +
+				    '"seed":9007199254740993}',
+				Object.assign({}, base, { temperature: 0.5 }),
+				Object.assign({}, base, { messages: [{ role: 'user', content: 'seed test.' }] }),
+				Object.assign({}, base, { messages: [{ role: 'user', content: 'Seed test' }] }),
+				Object.assign({}, base, { messages: [{ role: 'system', content: 'be brief' },
+				    { role: 'user', content: 'seed test' }] }),
+				Object.assign({}, base, { some_unknown_field: true }),
+			];
+			for (const v of variants) {
+				const r = await post(env, typeof v === 'string' ? v : JSON.stringify(v));
+				assert.equal(r.status, 200, r.text);
+				assert.equal(r.headers['x-nextmodel-serve-mode'], 'fresh',
+				    'hit for ' + (typeof v === 'string' ? v : JSON.stringify(v)));
+			}
+		});
+
+		await t.test('stored as JSON, replayed as a stream (the SDK reads it)', async () => {
+			const body = { model: 'mock-gpt', messages: [{ role: 'user', content: 'stream it later' }] };
+			const a = await env.chat(body);
+			assert.equal(a.status, 200);
+			await settled(env);
+			await env.mockClear();
+			const { data: stream, response } = await client.chat.completions.create(
+			    Object.assign({}, body, { stream: true, stream_options: { include_usage: true } }))
+			    .withResponse();
+			assert.equal(response.headers.get('x-nextmodel-serve-mode'), 'exact_cache');
+			let text = '';
+			let usage = null;
+			for await (const c of stream) {
+				if (c.choices.length > 0)
+					text += c.choices[0].delta.content || '';
+				if (c.usage)
+					usage = c.usage;
+			}
+			assert.equal(text, a.json.choices[0].message.content);
+			assert.deepEqual(usage, a.json.usage);
+			assert.equal(await sourceCalls(env), 0);
+			/* Over plain HTTP: the stream's last comments, as on a fresh one. */
+			const s = await env.stream(Object.assign({}, body, { stream: true }));
+			const last = s.events[s.events.length - 2];
+			assert.equal(last.comments.length, 2, JSON.stringify(last));
+			assert.match(last.comments[1], /^: x-nextmodel-receipt-hash: sha256:/);
+			const rc = await getReceipt(env, s.headers['x-nextmodel-receipt-url']);
+			assert.equal(rc.serve_mode, 'exact_cache');
+			assert.equal(rc.stream, true);
+			assert.equal(last.comments[0], ': x-nextmodel-cost-usd: ' + rc.cost_usd);
+		});
+
+		await t.test('each project has its own entries', async () => {
+			const body = JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user',
+			    content: 'tenant test' }] });
+			assert.equal((await post(env, body)).headers['x-nextmodel-serve-mode'], 'fresh');
+			await settled(env);
+			assert.equal((await post(env, body)).headers['x-nextmodel-serve-mode'], 'exact_cache');
+			const other = env.ctl(['key', 'create', '--project', 'other']).stdout.trim();
+			const r = await post(env, body, {}, other);
+			assert.equal(r.headers['x-nextmodel-serve-mode'], 'fresh');
+		});
+
+		await t.test('Cache-Control: no-store bypasses, no-cache refreshes', async () => {
+			const body = JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user',
+			    content: 'control test' }] });
+			let r = await post(env, body, { 'cache-control': 'no-store' });
+			assert.equal(r.headers['x-nextmodel-serve-mode'], 'fresh');
+			await h.sleep(300);
+			r = await post(env, body);
+			assert.equal(r.headers['x-nextmodel-serve-mode'], 'fresh', 'no-store stored');
+			await settled(env);
+			r = await post(env, body);
+			assert.equal(r.headers['x-nextmodel-serve-mode'], 'exact_cache');
+			await env.mockClear();
+			r = await post(env, body, { 'cache-control': 'no-cache' });
+			assert.equal(r.headers['x-nextmodel-serve-mode'], 'fresh');
+			assert.equal(await sourceCalls(env), 1);
+			r = await post(env, body);
+			assert.equal(r.headers['x-nextmodel-serve-mode'], 'exact_cache');
+		});
+
+		await t.test('errors are not stored', async () => {
+			const body = JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user',
+			    content: 'broken [[mock:status=500]]' }] });
+			assert.equal((await post(env, body)).status, 502);
+			await h.sleep(300);
+			await env.mockClear();
+			assert.equal((await post(env, body)).status, 502);
+			assert.equal(await sourceCalls(env), 1);
+		});
+
+		await t.test('an entry changed or moved in Redis is refused and counted', async () => {
+			const body = JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user',
+			    content: 'forge me' }] });
+			const other = JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user',
+			    content: 'another question' }] });
+			const a = await post(env, body);
+			const o = await post(env, other);
+			const ka = (await getReceipt(env, a.headers['x-nextmodel-receipt-url'])).cache_key;
+			const ko = (await getReceipt(env, o.headers['x-nextmodel-receipt-url'])).cache_key;
+			await settled(env);
+			await h.waitFor(() => env.redisCmd(['EXISTS', 'nm:cache:' + ka]).trim() === '1' &&
+			    env.redisCmd(['EXISTS', 'nm:cache:' + ko]).trim() === '1', 5000, 50);
+			const before = (await h.request(env.url + '/metrics')).text;
+			const n0 = Number(/nextmodel_cache_rejected_total (\d+)/.exec(before)[1]);
+			/* One byte of the answer changed: the HMAC no longer matches. */
+			const len = Number(env.redisCmd(['STRLEN', 'nm:cache:' + ka]).trim());
+			env.redisCmd(['SETRANGE', 'nm:cache:' + ka, String(len - 40), 'X']);
+			/* A genuine entry copied under another request's key. */
+			env.redisCmd(['COPY', 'nm:cache:' + ka, 'nm:cache:' + ko, 'REPLACE']);
+			const ra = await post(env, body);
+			assert.equal(ra.headers['x-nextmodel-serve-mode'], 'fresh');
+			assert.equal(ra.text.includes('forge me'), true);
+			const ro = await post(env, other);
+			assert.equal(ro.headers['x-nextmodel-serve-mode'], 'fresh');
+			assert.ok(ro.text.includes('another question'), 'served the wrong answer');
+			const after = (await h.request(env.url + '/metrics')).text;
+			const n1 = Number(/nextmodel_cache_rejected_total (\d+)/.exec(after)[1]);
+			assert.equal(n1 - n0, 2);
+		});
+
+		await t.test('embeddings are cached', async () => {
+			const body = { model: 'mock-embed', input: ['cache these words'] };
+			const a = await h.request(env.url + '/v1/embeddings', { method: 'POST', body,
+			    headers: env.auth() });
+			assert.equal(a.status, 200, a.text);
+			assert.equal(a.headers['x-nextmodel-serve-mode'], 'fresh');
+			await settled(env);
+			const b = await h.request(env.url + '/v1/embeddings', { method: 'POST', body,
+			    headers: env.auth() });
+			assert.equal(b.headers['x-nextmodel-serve-mode'], 'exact_cache');
+			assert.deepEqual(b.json.data, a.json.data);
+		});
+	} finally {
+		await env.stop();
+	}
+});
+
+test('canonical layer (opt-in) and cache off', async (t) => {
+	await t.test('canonical: whitespace in message text only', async () => {
+		const env = await h.startEnv({ workers: 1, extraConfig: { cache: { mode: 'canonical' } } });
+		try {
+			const msg = (s) => JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user',
+			    content: s }] });
+			assert.equal((await post(env, msg('tell  me\n a joke'))).headers['x-nextmodel-serve-mode'],
+			    'fresh');
+			await settled(env);
+			const same = await post(env, msg('tell  me\n a joke'));
+			assert.equal(same.headers['x-nextmodel-serve-mode'], 'exact_cache');
+			const ws = await post(env, msg('  tell me a   joke '));
+			assert.equal(ws.headers['x-nextmodel-serve-mode'], 'canonical_cache');
+			const rc = await getReceipt(env, ws.headers['x-nextmodel-receipt-url']);
+			assert.equal(rc.serve_mode, 'canonical_cache');
+			assert.equal(rc.billing_basis, 'cache_rate');
+			/* Different words are never one. */
+			assert.equal((await post(env, msg('tell me ajoke'))).headers['x-nextmodel-serve-mode'],
+			    'fresh');
+		} finally {
+			await env.stop();
+		}
+	});
+
+	await t.test('exact mode: a whitespace change is another request', async () => {
+		const env = await h.startEnv({ workers: 1 });
+		try {
+			const msg = (s) => JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user',
+			    content: s }] });
+			await post(env, msg('tell me a joke'));
+			await settled(env);
+			assert.equal((await post(env, msg('tell me  a joke'))).headers['x-nextmodel-serve-mode'],
+			    'fresh');
+		} finally {
+			await env.stop();
+		}
+	});
+
+	await t.test('cache: {mode: off}: always fresh', async () => {
+		const env = await h.startEnv({ workers: 1, extraConfig: { cache: { mode: 'off' } } });
+		try {
+			const body = JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user',
+			    content: 'no cache here' }] });
+			await post(env, body);
+			await h.sleep(300);
+			const r = await post(env, body);
+			assert.equal(r.headers['x-nextmodel-serve-mode'], 'fresh');
+			const rc = await getReceipt(env, r.headers['x-nextmodel-receipt-url']);
+			assert.equal(rc.cache_key, null);
+		} finally {
+			await env.stop();
+		}
+	});
+});
