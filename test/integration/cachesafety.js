@@ -191,7 +191,33 @@ test('bench cache-safety', async (t) => {
 			assert.deepEqual(j.failures, []);
 			assert.ok(j.cases.every((c) => c.layer === 'miss' ? c.serve_mode === 'fresh' :
 			    c.serve_mode === 'exact_cache'), JSON.stringify(j.cases));
-			assert.ok(j.safe_hit_rate > 0);
+			/* The figures doc/cachesafety.md publishes for exact mode. */
+			assert.equal(j.safe_hit_rate, 0.2745);
+			assert.equal(j.cost_saved_per_1k_requests_usd, '0.578431373');
+		});
+
+		await t.test('the canonical layer: the figures doc/cachesafety.md publishes', async () => {
+			const e2 = await h.startEnv({ workers: 1, extraConfig: { cache: { mode: 'canonical' } },
+			    extraModels: [{ id: 'mock-gpt-2', provider: 'mock', input_per_mtok: 0.15,
+			    output_per_mtok: 0.6, context_window: 128000, max_output: 16384,
+			    capabilities: ['tools', 'json', 'vision', 'streaming'] }] });
+			try {
+				e2.gwEnv.BENCH_KEY = e2.key;
+				const r = await e2.ctlAsync(['bench', 'cache-safety', '--key-env', 'BENCH_KEY',
+				    '--url', e2.url, '--dataset', DATASET, '--format', 'json']);
+				assert.equal(r.code, 0, r.stderr + r.stdout);
+				const j = JSON.parse(r.stdout);
+				assert.equal(j.hits, 16);
+				assert.equal(j.safe_hit_rate, 0.3137);
+				assert.equal(j.bad_hit_rate, 0);
+				assert.equal(j.semantic_trap_failure_rate, 0);
+				assert.equal(j.cost_saved_per_1k_requests_usd, '0.656862745');
+				const canon = j.cases.filter((c) => c.serve_mode === 'canonical_cache')
+				    .map((c) => c.id).sort();
+				assert.deepEqual(canon, ['cs-ws-01', 'cs-ws-02']);
+			} finally {
+				await e2.stop();
+			}
 		});
 
 		await t.test('a naive cache keyed on the last user message: its bad hits exactly', async () => {
