@@ -182,6 +182,8 @@ static const struct ckey cache_keys[] = {
 	    NULL, 1 * KIB, 64 * MIB, 0, NULL, 0 },
 	{ "hit_rate", CK_FRACTION, COFF(cache_hit_rate), 100000000, NULL,
 	    0, 0, 0, NULL, 0 },
+	{ "wait_ms", CK_LONG, COFF(cache_wait_ms), 30000, NULL,
+	    0, 600000, 0, NULL, 0 },
 };
 
 /* The top level of nextmodel.yaml. */

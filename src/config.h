@@ -73,6 +73,7 @@ struct config {
 	long		 cache_ttl_s;		/* default 1 day */
 	size_t		 cache_max_entry_bytes;	/* default 1 MiB */
 	nm_nano		 cache_hit_rate;	/* of the fresh cost, nano units; default 0.1 */
+	long		 cache_wait_ms;		/* single flight: wait this long for the first; 0 off */
 	size_t		 spool_max_bytes;	/* per worker; default 256 MiB */
 	char		*public_url;		/* may be NULL */
 	char		*user;			/* drop privileges to this user; may be NULL */

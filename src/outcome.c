@@ -158,6 +158,8 @@ outcome_close(struct request *req, int status, const char *error_code)
 	else if (req->cache.answer.len > 0)
 		cache_settle(req, j, req->cache.answer.data,
 		    req->cache.answer.len);
+	/* After the entry: requests waiting for this answer find it. */
+	cache_release(req, j);
 	if (j->ncmds == 0 && j->receipt == NULL)
 		rjob_free(j);
 	else

@@ -76,24 +76,78 @@ make_key(struct request *req, enum canon_mode mode, struct buf *canon,
 	return 0;
 }
 
-/* The entries came back (Redis thread). */
+/*
+ * The entries came back (Redis thread), and the single-flight lock: taken
+ * (we answer), held by another request (we wait for its answer), or on a
+ * poll, gone.
+ */
 static void
 lookup_done(struct rjob *j)
 {
 	struct request *req = j->arg;
+	const redisReply *lk;
 	int i;
 
 	pthread_mutex_lock(&req->mu);
-	for (i = 0; i < j->ncmds && !j->failed; i++) {
+	for (i = 0; i < req->cache.nkeys && i < j->ncmds && !j->failed; i++) {
+		buf_reset(&req->cache.entry[i]);
 		if (j->reply[i] != NULL && j->reply[i]->type == REDIS_REPLY_STRING &&
 		    buf_append(&req->cache.entry[i], j->reply[i]->str,
 		    j->reply[i]->len) != 0)
 			buf_reset(&req->cache.entry[i]);
 	}
+	lk = !j->failed && j->ncmds > req->cache.nkeys ?
+	    j->reply[req->cache.nkeys] : NULL;
+	if (lk == NULL || lk->type == REDIS_REPLY_ERROR)
+		req->cache.follower = 0;	/* Redis failed: no waiting */
+	else if (req->cache.follower)	/* a poll: EXISTS lock */
+		req->cache.lock_gone = lk->type != REDIS_REPLY_INTEGER ||
+		    lk->integer == 0;
+	else if (lk->type == REDIS_REPLY_STATUS)	/* SET NX: OK */
+		req->cache.leader = 1;
+	else
+		req->cache.follower = 1;
 	request_continue(req);
 	pthread_mutex_unlock(&req->mu);
 	rjob_free(j);
 	request_unref(req);
+}
+
+/*
+ * The commands of a lookup: GET each entry, then for single flight either
+ * SET the lock NX (a first lookup) or EXISTS it (a follower's poll).
+ */
+static int
+lookup_cmds(struct request *req, struct rjob *j, int poll)
+{
+	const struct config *cfg = req->w->cfg;
+	char key[CRYPTO_SHA256_HEXLEN + 16], ms[24];
+	const char *argv[6];
+	int i;
+
+	argv[0] = "GET";
+	for (i = 0; i < req->cache.nkeys; i++) {
+		snprintf(key, sizeof(key), "nm:cache:%s", req->cache.key[i]);
+		argv[1] = key;
+		if (rjob_cmd(j, 2, argv, NULL) != 0)
+			return -1;
+	}
+	if (cfg->cache_wait_ms <= 0)
+		return 0;
+	snprintf(key, sizeof(key), "nm:cache:%s:lock", req->cache.key[0]);
+	snprintf(ms, sizeof(ms), "%ld", cfg->cache_wait_ms);
+	if (poll) {
+		argv[0] = "EXISTS";
+		argv[1] = key;
+		return rjob_cmd(j, 2, argv, NULL);
+	}
+	argv[0] = "SET";
+	argv[1] = key;
+	argv[2] = req->id;
+	argv[3] = "NX";
+	argv[4] = "PX";
+	argv[5] = ms;
+	return rjob_cmd(j, 6, argv, NULL);
 }
 
 /*
@@ -104,10 +158,8 @@ enum stage
 stage_cache_lookup(struct request *req)
 {
 	const struct config *cfg = req->w->cfg;
-	const char *argv[2];
-	char key[CRYPTO_SHA256_HEXLEN + 16];
 	struct rjob *j;
-	int i, n;
+	int n;
 
 	if (cfg->cache_mode == CONFIG_CACHE_OFF || !cfg->receipts ||
 	    cfg->secret == NULL ||
@@ -128,19 +180,15 @@ stage_cache_lookup(struct request *req)
 		n = 2;
 	req->cache.on = 1;
 	req->cache.nkeys = n;
+	req->cache.wait_until_ms = nm_mono_ms() + cfg->cache_wait_ms;
 	/* Cache-Control: no-cache: a fresh answer, which then refreshes. */
 	if (cache_control_has(req->cache_control, "no-cache"))
 		return STAGE_NEXT;
 	if ((j = rjob_new(lookup_done, req)) == NULL)
 		return STAGE_NEXT;
-	argv[0] = "GET";
-	for (i = 0; i < n; i++) {
-		snprintf(key, sizeof(key), "nm:cache:%s", req->cache.key[i]);
-		argv[1] = key;
-		if (rjob_cmd(j, 2, argv, NULL) != 0) {
-			rjob_free(j);
-			return STAGE_NEXT;
-		}
+	if (lookup_cmds(req, j, 0) != 0) {
+		rjob_free(j);
+		return STAGE_NEXT;
 	}
 	request_ref(req);
 	pthread_mutex_lock(&req->mu);
@@ -232,6 +280,7 @@ stage_cache_serve(struct request *req)
 	struct cache_entry want, e;
 	enum cache_verdict v;
 	const char *secret = req->w->cfg->secret;
+	struct rjob *j;
 	int i;
 
 	if (!req->cache.on)
@@ -260,8 +309,43 @@ stage_cache_serve(struct request *req)
 		metrics_count(req->w->metrics, MC_CACHE_REJECTED, 1);
 	}
 	crypto_cleanse(hkey, sizeof(hkey));
+	/*
+	 * Single flight: an identical request is being answered; wait for its
+	 * entry (a poll every 50 ms) until its lock is gone or the wait is up.
+	 */
+	if (req->cache.follower && !req->cache.lock_gone &&
+	    nm_mono_ms() < req->cache.wait_until_ms &&
+	    (j = rjob_new(lookup_done, req)) != NULL) {
+		j->not_before_ms = nm_mono_ms() + 50;
+		if (lookup_cmds(req, j, 1) == 0) {
+			request_ref(req);
+			req->stage--;		/* this stage again */
+			pthread_mutex_lock(&req->mu);
+			req->phase = REQ_WAITING;
+			pthread_mutex_unlock(&req->mu);
+			rthread_submit(req->w->rt, j);
+			return STAGE_WAIT;
+		}
+		rjob_free(j);
+	}
 	metrics_count(req->w->metrics, MC_CACHE_MISSES, 1);
 	return STAGE_NEXT;
+}
+
+/* Drop the single-flight lock this request holds (mu held). */
+void
+cache_release(struct request *req, struct rjob *j)
+{
+	char key[CRYPTO_SHA256_HEXLEN + 16];
+	const char *argv[2];
+
+	if (!req->cache.leader)
+		return;
+	req->cache.leader = 0;
+	snprintf(key, sizeof(key), "nm:cache:%s:lock", req->cache.key[0]);
+	argv[0] = "DEL";
+	argv[1] = key;
+	(void)rjob_cmd(j, 2, argv, NULL);
 }
 
 /*

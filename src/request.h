@@ -97,6 +97,10 @@ struct req_cache {
 	char			 key[2][65];	/* hex: exact, canonical */
 	struct buf		 canon[2];	/* the canonical requests */
 	struct buf		 entry[2];	/* what the lookup found */
+	int			 leader;	/* holds the single-flight lock */
+	int			 follower;	/* another request is answering */
+	int			 lock_gone;	/* ... and no longer is */
+	int64_t			 wait_until_ms;	/* how long a follower waits */
 	struct assembler	*asm_;		/* a fresh stream, rebuilt */
 	struct buf		 answer;	/* ... as a whole answer */
 };
@@ -236,6 +240,8 @@ enum stage	 stage_cache_serve(struct request *);
 /* Add the entries of a fresh complete answer to the settle job (mu held). */
 void		 cache_settle(struct request *, struct rjob *, const char *answer,
 		    size_t len);
+/* Let identical requests waiting on this one go on (mu held). */
+void		 cache_release(struct request *, struct rjob *);
 void		 cache_request_free(struct request *);
 
 /* relay.c: the engine's callbacks for a call (engine thread). */

@@ -41,6 +41,7 @@ struct rthread {
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
 	struct rjob		*head, *tail;	/* queued, oldest first */
+	struct rjob		*delayed;	/* this thread's: not due yet */
 	int			 nqueued;
 	int			 stopping;
 	atomic_int		 up;
@@ -376,6 +377,23 @@ turn(struct rthread *rt)
 		rt->tail = NULL;
 	rt->nqueued -= n;
 	pthread_mutex_unlock(&rt->mu);
+	/* Jobs asked for later wait on this thread's own list. */
+	now = nm_mono_ms();
+	for (j = list, list = NULL, rest = NULL, n = 0; j != NULL; j = next) {
+		next = j->next;
+		if (j->not_before_ms > now) {
+			j->next = rt->delayed;
+			rt->delayed = j;
+			continue;
+		}
+		j->next = NULL;
+		if (rest == NULL)
+			list = j;
+		else
+			rest->next = j;
+		rest = j;
+		n++;
+	}
 	if (n == 0)
 		return 0;
 
@@ -393,7 +411,6 @@ turn(struct rthread *rt)
 	}
 	for (j = list, i = 0; j != NULL; j = j->next)
 		jobs[i++] = j;
-	now = nm_mono_ms();
 	run_pipeline(rt, jobs, n, now);
 	for (i = 0; i < n; i++) {
 		j = jobs[i];
@@ -412,6 +429,29 @@ turn(struct rthread *rt)
 	return n;
 }
 
+/* Delayed jobs whose time has come go back to the queue (mu held). */
+static void
+requeue_due(struct rthread *rt, int64_t now)
+{
+	struct rjob **pp = &rt->delayed, *j;
+
+	while ((j = *pp) != NULL) {
+		if (j->not_before_ms > now && !rt->stopping) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		j->not_before_ms = 0;
+		j->next = NULL;
+		if (rt->tail != NULL)
+			rt->tail->next = j;
+		else
+			rt->head = j;
+		rt->tail = j;
+		rt->nqueued++;
+	}
+}
+
 static void *
 thread_main(void *arg)
 {
@@ -422,16 +462,18 @@ thread_main(void *arg)
 	probe(rt, nm_mono_ms());	/* /readyz knows from the start */
 	for (;;) {
 		pthread_mutex_lock(&rt->mu);
+		requeue_due(rt, nm_mono_ms());
 		if (rt->head == NULL && !rt->stopping) {
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 500 * 1000000L;
+			ts.tv_nsec += (rt->delayed != NULL ? 10 : 500) * 1000000L;
 			if (ts.tv_nsec >= 1000000000L) {
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000L;
 			}
 			pthread_cond_timedwait(&rt->cv, &rt->mu, &ts);
 		}
-		stop = rt->stopping && rt->head == NULL;
+		requeue_due(rt, nm_mono_ms());
+		stop = rt->stopping && rt->head == NULL && rt->delayed == NULL;
 		pthread_mutex_unlock(&rt->mu);
 		if (stop)
 			break;

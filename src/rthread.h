@@ -13,6 +13,7 @@
 #define RTHREAD_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <hiredis/hiredis.h>
 
 #include "buf.h"
@@ -42,6 +43,7 @@ struct rjob {
 	/* On the Redis thread once the job is over; owns the job then. */
 	void		(*done)(struct rjob *);
 	void		*arg;
+	int64_t		 not_before_ms;		/* monotonic; 0: at once */
 };
 
 /* A new empty job; NULL on OOM. */

@@ -227,6 +227,37 @@ test('exact cache', async (t) => {
 			assert.equal(n1 - n0, 2);
 		});
 
+		await t.test('single flight: 50 identical requests at once, one source call', async () => {
+			await env.mockClear();
+			const body = JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user',
+			    content: 'all at once [[mock:delay=400]]' }] });
+			const all = await Promise.all(Array.from({ length: 50 }, () => post(env, body)));
+			assert.ok(all.every((r) => r.status === 200), all.map((r) => r.status).join(' '));
+			assert.equal(await sourceCalls(env), 1, 'the source was called more than once');
+			const modes = all.map((r) => r.headers['x-nextmodel-serve-mode']);
+			assert.equal(modes.filter((m) => m === 'fresh').length, 1, modes.join(' '));
+			assert.equal(modes.filter((m) => m === 'exact_cache').length, 49);
+			const content = all[0].json.choices[0].message.content;
+			assert.ok(all.every((r) => r.json.choices[0].message.content === content));
+			/* Only the first is billed fresh. */
+			const fresh = all.find((r) => r.headers['x-nextmodel-serve-mode'] === 'fresh');
+			const cost = nano(fresh.headers['x-nextmodel-cost-usd']);
+			assert.ok(all.filter((r) => r !== fresh).every((r) =>
+			    nano(r.headers['x-nextmodel-cost-usd']) === (cost + 5n) / 10n));
+		});
+
+		await t.test('single flight: a failed first answer lets the others call', async () => {
+			await env.mockClear();
+			const body = JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user',
+			    content: 'fails for all [[mock:delay=200]] [[mock:status=500]]' }] });
+			const t0 = Date.now();
+			const all = await Promise.all(Array.from({ length: 5 }, () => post(env, body)));
+			assert.ok(all.every((r) => r.status === 502));
+			/* Nothing to wait for once the first failed: no 30 s wait. */
+			assert.ok(Date.now() - t0 < 10000, 'the others waited ' + (Date.now() - t0) + ' ms');
+			assert.ok(await sourceCalls(env) >= 2);
+		});
+
 		await t.test('embeddings are cached', async () => {
 			const body = { model: 'mock-embed', input: ['cache these words'] };
 			const a = await h.request(env.url + '/v1/embeddings', { method: 'POST', body,
