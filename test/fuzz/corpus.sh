@@ -35,5 +35,6 @@ run fuzz-sse-replay "$corpus/sse"
 run fuzz-yaml-replay "$corpus/yaml"
 run fuzz-providers-replay "$corpus/providers"
 run fuzz-canon-replay "$corpus/canon"
+run fuzz-assemble-replay "$corpus/assemble"
 
 exit $failed
