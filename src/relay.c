@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "nextmodel.h"
+#include "assemble.h"
 #include "catalog.h"
 #include "config.h"
 #include "log.h"
@@ -65,11 +66,32 @@ relay_stream_error(struct request *req, const struct errinfo *err)
 	req->finished = 1;
 }
 
+/*
+ * A fresh stream's whole answer, for the cache: kept only if complete
+ * (every choice finished, nothing filtered or cut short).  mu held.
+ */
+static void
+stream_answer(struct request *req)
+{
+	int complete = 0;
+
+	if (req->cache.asm_ == NULL)
+		return;
+	buf_init(&req->cache.answer, req->w->cfg->cache_max_entry_bytes + 65536);
+	if (assemble_feed(req->cache.asm_, "data: [DONE]\n\n", 14) != 0 ||
+	    assemble_result(req->cache.asm_, &req->oc.usage, &req->cache.answer,
+	    &complete) != 0 || !complete)
+		buf_free(&req->cache.answer);
+	assemble_free(req->cache.asm_);
+	req->cache.asm_ = NULL;
+}
+
 /* The stream ended well: its figures, then [DONE] (mu held). */
 static void
 stream_done(struct request *req)
 {
 	outcome_price(req, 0);
+	stream_answer(req);
 	outcome_close(req, 200, NULL);
 	relay_stream_trailer(req);
 	buf_appends(&req->out, "data: [DONE]\n\n");
@@ -82,11 +104,19 @@ on_sse_event(void *arg, const struct sse_event *ev)
 {
 	struct request *req = arg;
 	struct errinfo err;
+	size_t before = req->out.len;
 
 	memset(&err, 0, sizeof(err));
 	if (req->ops->chat_event(&req->pctx, ev, &req->out, &err) != 0) {
 		relay_stream_error(req, &err);
 		return -1;
+	}
+	/* What the client gets, also rebuilt whole for the cache. */
+	if (req->cache.asm_ != NULL && req->out.len > before &&
+	    assemble_feed(req->cache.asm_, req->out.data + before,
+	    req->out.len - before) != 0) {
+		assemble_free(req->cache.asm_);
+		req->cache.asm_ = NULL;
 	}
 	if (req->out.toobig) {
 		provider_err(&err, 502, "upstream_error", "upstream_error",

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "nextmodel.h"
+#include "assemble.h"
 #include "cache.h"
 #include "canon.h"
 #include "catalog.h"
@@ -466,4 +467,6 @@ cache_request_free(struct request *req)
 		buf_free(&req->cache.canon[i]);
 		buf_free(&req->cache.entry[i]);
 	}
+	assemble_free(req->cache.asm_);
+	buf_free(&req->cache.answer);
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "nextmodel.h"
+#include "assemble.h"
 #include "catalog.h"
 #include "config.h"
 #include "log.h"
@@ -117,6 +118,9 @@ st_call(struct request *req)
 
 	memset(&ur, 0, sizeof(ur));
 	ctx_init(req);
+	/* A fresh stream worth caching is rebuilt whole as it goes (relay.c). */
+	if (req->cache.on && req->pctx.stream && !req->embeddings)
+		req->cache.asm_ = assemble_new(req->w->cfg->cache_max_entry_bytes);
 	if ((req->embeddings ? req->ops->embed_encode :
 	    req->ops->chat_encode)(&req->pctx, &req->json, &ur,
 	    &req->err) != 0) {

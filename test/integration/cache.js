@@ -157,6 +157,55 @@ test('exact cache', async (t) => {
 			assert.equal(last.comments[0], ': x-nextmodel-cost-usd: ' + rc.cost_usd);
 		});
 
+		await t.test('stored from a stream, replayed as JSON and as a stream', async () => {
+			const body = { model: 'mock-gpt', messages: [{ role: 'user',
+			    content: 'streamed first [[mock:chunks=7]]' }] };
+			const s = await env.stream(Object.assign({}, body, { stream: true }));
+			assert.equal(s.status, 200);
+			assert.equal(s.headers['x-nextmodel-serve-mode'], 'fresh');
+			const text = h.streamText(s);
+			await settled(env);
+			await env.mockClear();
+			const j = await env.chat(body);
+			assert.equal(j.status, 200, j.text);
+			assert.equal(j.headers['x-nextmodel-serve-mode'], 'exact_cache');
+			assert.equal(j.json.object, 'chat.completion');
+			assert.equal(j.json.choices[0].message.content, text);
+			assert.equal(j.json.choices[0].finish_reason, 'stop');
+			assert.ok(j.json.usage && j.json.usage.total_tokens > 0);
+			const s2 = await env.stream(Object.assign({}, body, { stream: true }));
+			assert.equal(s2.headers['x-nextmodel-serve-mode'], 'exact_cache');
+			assert.equal(h.streamText(s2), text);
+			assert.equal(await sourceCalls(env), 0);
+		});
+
+		await t.test('tool calls from a stream: replayed whole', async () => {
+			const body = { model: 'mock-gpt', messages: [{ role: 'user', content: 'weather?' }],
+			    tools: [{ type: 'function', function: { name: 'get_weather', parameters: {
+			    type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }] };
+			const s = await env.stream(Object.assign({}, body, { stream: true }));
+			assert.equal(s.status, 200);
+			await settled(env);
+			const j = await env.chat(body);
+			assert.equal(j.headers['x-nextmodel-serve-mode'], 'exact_cache', j.text);
+			const call = j.json.choices[0].message.tool_calls[0];
+			assert.equal(call.function.name, 'get_weather');
+			assert.equal(typeof JSON.parse(call.function.arguments).city, 'string');
+			assert.equal(j.json.choices[0].finish_reason, 'tool_calls');
+		});
+
+		await t.test('a stream cut short is not stored', async () => {
+			const body = { model: 'mock-gpt', stream: true, messages: [{ role: 'user',
+			    content: 'cut me [[mock:chunks=6]] [[mock:break_after=3]]' }] };
+			const s = await env.stream(body);
+			assert.equal(s.done, false);
+			await h.sleep(300);
+			await env.mockClear();
+			const again = await env.stream(body);
+			assert.equal(again.headers['x-nextmodel-serve-mode'], 'fresh');
+			assert.equal(await sourceCalls(env), 1);
+		});
+
 		await t.test('each project has its own entries', async () => {
 			const body = JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user',
 			    content: 'tenant test' }] });
