@@ -12,7 +12,9 @@
  * Rows: chat and streams at C connections; then the fresh path at 64
  * connections with receipts off, with receipts on and nextmodel-ledger
  * draining them, and the same with 1 ms added each way between the
- * gateway and Redis (a delaying proxy, bench/redis-delay.js).
+ * gateway and Redis (a delaying proxy, bench/redis-delay.js); and
+ * exact-cache hits at 64 connections, with and without that delay.  The
+ * fresh rows send Cache-Control: no-store, so the cache stays out.
  */
 'use strict';
 const http = require('http');
@@ -77,11 +79,12 @@ function pct(xs, p) {
  * One row set: the same body direct and through the gateway, interleaved
  * in rounds at concurrency c.  Returns the throughput ratio.
  */
-async function compare(e, name, body, c) {
+async function compare(e, name, body, c, extra) {
 	const direct = e.mockUrl + '/v1/chat/completions';
 	const via = e.url + '/v1/chat/completions';
 	const dh = { authorization: 'Bearer ' + e.mockKey };
-	const gh = e.auth();
+	const gh = Object.assign(e.auth(), extra === undefined ? { 'cache-control': 'no-store' } :
+	    extra);
 	const acc = { d: [], g: [], dw: 0, gw: 0 };
 	const dbody = JSON.stringify(Object.assign({}, body, { model: 'mock-gpt-upstream' }));
 	const gbody = JSON.stringify(body);
@@ -109,7 +112,7 @@ async function compare(e, name, body, c) {
 	const dr = n / (acc.dw / 1000), gr = n / (acc.gw / 1000);
 	console.log(`  ${'throughput req/s'.padEnd(22)} direct ${dr.toFixed(0).padStart(8)}  ` +
 	    `gateway ${gr.toFixed(0).padStart(8)}  ratio ${(gr / dr).toFixed(2)}`);
-	return gr / dr;
+	return { ratio: gr / dr, rps: gr };
 }
 
 /* nextmodel-ledger draining the receipts of e while it runs. */
@@ -136,6 +139,7 @@ async function main() {
 		await compare(e, 'chat (non-stream), receipts + ledger', CHAT, CONC);
 		await compare(e, 'chat (stream), receipts + ledger', STREAM, CONC);
 		ratios.on = await compare(e, 'fresh path, receipts + ledger', CHAT, 64);
+		ratios.hit = await compare(e, 'exact-cache hits, receipts + ledger', CHAT, 64, {});
 		/* The same, with Redis 1 ms further away in each direction. */
 		const proxy = await startDelayProxy(e.redisPort, 1);
 		await e.stopGateway(15000);
@@ -144,6 +148,7 @@ async function main() {
 		await e.startGateway();
 		ratios.delay = await compare(e, 'fresh path, receipts + ledger, Redis +1 ms each way',
 		    CHAT, 64);
+		ratios.hitDelay = await compare(e, 'exact-cache hits, Redis +1 ms each way', CHAT, 64, {});
 		await e.stopGateway(15000);
 		console.log(`  (through the delaying proxy: ${proxy.stats.connections} Redis ` +
 		    `connections, ${proxy.stats.bytes} bytes)`);
@@ -158,10 +163,14 @@ async function main() {
 	} finally {
 		await e.stop();
 	}
-	console.log('summary (throughput, gateway / direct, 64 connections):');
-	console.log(`  receipts off ${ratios.off.toFixed(2)}, receipts + ledger ` +
-	    `${ratios.on.toFixed(2)}, with Redis +1 ms ${ratios.delay.toFixed(2)} ` +
-	    `(${(100 * ratios.delay / ratios.on).toFixed(0)}% of the figure without the delay)`);
+	console.log('summary (throughput at 64 connections):');
+	console.log(`  fresh path, gateway / direct: receipts off ${ratios.off.ratio.toFixed(2)}, ` +
+	    `receipts + ledger ${ratios.on.ratio.toFixed(2)}, with Redis +1 ms ` +
+	    `${ratios.delay.ratio.toFixed(2)} (${(100 * ratios.delay.rps / ratios.on.rps).toFixed(0)}% ` +
+	    'of the req/s without the delay)');
+	console.log(`  exact-cache hits / fresh path: ${(ratios.hit.rps / ratios.on.rps).toFixed(2)}x; ` +
+	    `hits with Redis +1 ms keep ${(100 * ratios.hitDelay.rps / ratios.hit.rps).toFixed(0)}% ` +
+	    'of the req/s without the delay');
 	agent.destroy();
 }
 

@@ -162,8 +162,7 @@ stage_cache_lookup(struct request *req)
 	struct rjob *j;
 	int n;
 
-	if (cfg->cache_mode == CONFIG_CACHE_OFF || !cfg->receipts ||
-	    cfg->secret == NULL ||
+	if (cfg->cache_mode == CONFIG_CACHE_OFF || cfg->secret == NULL ||
 	    cache_control_has(req->cache_control, "no-store"))
 		return STAGE_NEXT;
 	make_scope(req);
