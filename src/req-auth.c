@@ -101,12 +101,7 @@ stage_auth(struct request *req)
 		    NULL, &req->key);
 		return STAGE_NEXT;
 	}
-	request_ref(req);		/* the Redis thread's */
-	pthread_mutex_lock(&req->mu);
-	req->phase = REQ_WAITING;
-	pthread_mutex_unlock(&req->mu);
-	rthread_submit(req->w->rt, j);
-	return STAGE_WAIT;
+	return request_wait_redis(req, j);
 }
 
 /* The key passed, or the answer says why not. */

@@ -190,12 +190,21 @@ stage_cache_lookup(struct request *req)
 		rjob_free(j);
 		return STAGE_NEXT;
 	}
-	request_ref(req);
-	pthread_mutex_lock(&req->mu);
-	req->phase = REQ_WAITING;
-	pthread_mutex_unlock(&req->mu);
-	rthread_submit(req->w->rt, j);
-	return STAGE_WAIT;
+	return request_wait_redis(req, j);
+}
+
+/* What entry i (0 exact, 1 canonical) of this request is keyed on. */
+static void
+entry_for(const struct request *req, int i, struct cache_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->scope.p = req->cache.scope;
+	e->scope.len = strlen(req->cache.scope);
+	e->model.p = req->model->id;
+	e->model.len = strlen(req->model->id);
+	e->mode = i == 0 ? CANON_EXACT : CANON_TEXT;
+	e->request.p = req->cache.canon[i].data;
+	e->request.len = req->cache.canon[i].len;
 }
 
 /* fresh x rate, rounded half up once. */
@@ -289,14 +298,7 @@ stage_cache_serve(struct request *req)
 	for (i = 0; i < req->cache.nkeys; i++) {
 		if (req->cache.entry[i].len == 0)
 			continue;
-		memset(&want, 0, sizeof(want));
-		want.scope.p = req->cache.scope;
-		want.scope.len = strlen(req->cache.scope);
-		want.model.p = req->model->id;
-		want.model.len = strlen(req->model->id);
-		want.mode = i == 0 ? CANON_EXACT : CANON_TEXT;
-		want.request.p = req->cache.canon[i].data;
-		want.request.len = req->cache.canon[i].len;
+		entry_for(req, i, &want);
 		v = cache_entry_decode_verify(req->cache.entry[i].data,
 		    req->cache.entry[i].len, hkey, &want, &e);
 		if (v == CACHE_ENTRY_OK) {
@@ -318,13 +320,8 @@ stage_cache_serve(struct request *req)
 	    (j = rjob_new(lookup_done, req)) != NULL) {
 		j->not_before_ms = nm_mono_ms() + 50;
 		if (lookup_cmds(req, j, 1) == 0) {
-			request_ref(req);
 			req->stage--;		/* this stage again */
-			pthread_mutex_lock(&req->mu);
-			req->phase = REQ_WAITING;
-			pthread_mutex_unlock(&req->mu);
-			rthread_submit(req->w->rt, j);
-			return STAGE_WAIT;
+			return request_wait_redis(req, j);
 		}
 		rjob_free(j);
 	}
@@ -415,14 +412,7 @@ cache_settle(struct request *req, struct rjob *j, const char *answer,
 	cache_hmac_key(cfg->secret, strlen(cfg->secret), hkey);
 	snprintf(ttl, sizeof(ttl), "%ld", cfg->cache_ttl_s);
 	for (i = 0; i < req->cache.nkeys; i++) {
-		memset(&e, 0, sizeof(e));
-		e.scope.p = req->cache.scope;
-		e.scope.len = strlen(req->cache.scope);
-		e.model.p = req->model->id;
-		e.model.len = strlen(req->model->id);
-		e.mode = i == 0 ? CANON_EXACT : CANON_TEXT;
-		e.request.p = req->cache.canon[i].data;
-		e.request.len = req->cache.canon[i].len;
+		entry_for(req, i, &e);
 		e.provider.p = req->model->provider;
 		e.provider.len = strlen(req->model->provider);
 		e.answer.p = answer;

@@ -384,12 +384,7 @@ st_receipt_fetch(struct request *req)
 		return stage_fail(req, 500, "server_error", NULL, NULL,
 		    "out of memory");
 	}
-	request_ref(req);
-	pthread_mutex_lock(&req->mu);
-	req->phase = REQ_WAITING;
-	pthread_mutex_unlock(&req->mu);
-	rthread_submit(req->w->rt, j);
-	return STAGE_WAIT;
+	return request_wait_redis(req, j);
 }
 
 /* The receipt, to a key of its project or the admin key; else 404. */
@@ -489,12 +484,7 @@ st_usage_fetch(struct request *req)
 		return stage_fail(req, 500, "server_error", NULL, NULL,
 		    "out of memory");
 	j->run = usage_run;
-	request_ref(req);
-	pthread_mutex_lock(&req->mu);
-	req->phase = REQ_WAITING;
-	pthread_mutex_unlock(&req->mu);
-	rthread_submit(req->w->rt, j);
-	return STAGE_WAIT;
+	return request_wait_redis(req, j);
 }
 
 static enum stage

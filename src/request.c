@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
+#include "rthread.h"
 #include "worker.h"
 
 /* A new request with one reference (http.c's).  NULL on OOM. */
@@ -183,6 +184,18 @@ stage_fail(struct request *req, int status, const char *type,
 	va_end(ap);
 	req->has_err = 1;
 	return STAGE_ANSWERED;
+}
+
+/* Hand j to the Redis thread; the connection waits for its done(). */
+enum stage
+request_wait_redis(struct request *req, struct rjob *j)
+{
+	request_ref(req);
+	pthread_mutex_lock(&req->mu);
+	req->phase = REQ_WAITING;
+	pthread_mutex_unlock(&req->mu);
+	rthread_submit(req->w->rt, j);
+	return STAGE_WAIT;
 }
 
 /* Go on at stage fn (a route whose key check is optional skips it). */

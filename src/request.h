@@ -226,6 +226,11 @@ enum stage	 stage_fail(struct request *, int status, const char *type,
 		    const char *code, const char *param, const char *fmt, ...)
 		    __attribute__((format(printf, 6, 7)));
 
+/*
+ * Hand job j to the worker's Redis thread and wait for it: the job holds a
+ * reference; its done() calls request_continue() and drops it.
+ */
+enum stage	 request_wait_redis(struct request *, struct rjob *);
 /* Go on at stage fn of the request's pipeline (skipping those between). */
 void		 stage_skip_to(struct request *, stage_fn);
 

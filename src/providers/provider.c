@@ -60,11 +60,7 @@ provider_err(struct errinfo *err, int status, const char *type,
 {
 	va_list ap;
 
-	memset(err, 0, sizeof(*err));
-	err->status = status;
-	snprintf(err->type, sizeof(err->type), "%s", type);
-	if (code != NULL)
-		snprintf(err->code, sizeof(err->code), "%s", code);
+	errinfo_set(err, status, type, code, NULL, "%s", "");
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);

@@ -22,15 +22,7 @@ h.requireBuild();
 const OpenAI = h.requirePackage('openai');
 const LEDGER = path.join(h.BUILDDIR, 'nextmodel-ledger');
 
-function nano(s) {
-	const [i, f = ''] = s.split('.');
-	return BigInt(i) * 1000000000n + BigInt((f + '000000000').slice(0, 9));
-}
-
-function money(n) {
-	const frac = (n % 1000000000n).toString().padStart(9, '0').replace(/0+$/, '');
-	return (n / 1000000000n).toString() + (frac ? '.' + frac : '');
-}
+const { nano, money } = h;
 
 function sha(line) {
 	return 'sha256:' + crypto.createHash('sha256').update(line).digest('hex');

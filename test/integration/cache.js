@@ -20,29 +20,18 @@ const h = require('./harness.js');
 h.requireBuild();
 const OpenAI = h.requirePackage('openai');
 
-function nano(s) {
-	const [i, f = ''] = s.split('.');
-	return BigInt(i) * 1000000000n + BigInt((f + '000000000').slice(0, 9));
-}
-
-function money(n) {
-	const frac = (n % 1000000000n).toString().padStart(9, '0').replace(/0+$/, '');
-	return (n / 1000000000n).toString() + (frac ? '.' + frac : '');
-}
+const { nano, money } = h;
 
 /* Requests the mock source has seen. */
 async function sourceCalls(env) {
 	return (await env.mockRequests()).length;
 }
 
+/* A receipt, parsed. */
 async function getReceipt(env, url, key) {
-	for (let i = 0; i < 40; i++) {
-		const r = await env.get(url, key);
-		if (r.status !== 404)
-			return JSON.parse(r.text);
-		await h.sleep(50);
-	}
-	throw new Error('receipt ' + url + ' never stored');
+	const r = await h.getReceipt(env, url, key);
+	assert.equal(r.status, 200, 'receipt ' + url + ': ' + r.status);
+	return JSON.parse(r.text);
 }
 
 /* POST a raw body text; the cache must see it exactly as sent. */

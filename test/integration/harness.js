@@ -829,7 +829,34 @@ function chatBody(text, extra) {
 	    extra || {});
 }
 
+/* Nano-USD (BigInt) of exact decimal text, and back. */
+function nano(s) {
+	const [i, f = ''] = s.split('.');
+	return BigInt(i) * 1000000000n + BigInt((f + '000000000').slice(0, 9));
+}
+
+function money(n) {
+	const frac = (n % 1000000000n).toString().padStart(9, '0').replace(/0+$/, '');
+	return (n / 1000000000n).toString() + (frac ? '.' + frac : '');
+}
+
+/*
+ * GET a receipt.  It is stored right after its answer is sent, so a
+ * lookup racing the answer may see 404 for a moment: retry briefly.
+ */
+async function getReceipt(env, url, key) {
+	let r;
+	for (let i = 0; i < 40; i++) {
+		r = await env.get(url, key);
+		if (r.status !== 404)
+			return r;
+		await sleep(50);
+	}
+	return r;
+}
+
 module.exports = {
+	nano, money, getReceipt,
 	startEnv, requireBuild, requirePackage, skip, sleep, waitFor, request,
 	streamRequest, streamText, assertErrorShape, childrenOf, procStatus, alive,
 	freePort, spawnTracked, killChild, chatBody, randomKey, signal, MOCK_KEY,

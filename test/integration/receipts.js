@@ -36,21 +36,6 @@ function verify(line, secret) {
 	return crypto.timingSafeEqual(Buffer.from(mac), Buffer.from(m[1]));
 }
 
-/*
- * GET a receipt.  It is stored right after its answer is sent, so a
- * lookup racing the answer may see 404 for a moment: retry briefly.
- */
-async function getReceipt(env, url, key) {
-	let r;
-	for (let i = 0; i < 40; i++) {
-		r = await env.get(url, key);
-		if (r.status !== 404)
-			return r;
-		await h.sleep(50);
-	}
-	return r;
-}
-
 function sha(line) {
 	return 'sha256:' + crypto.createHash('sha256').update(line).digest('hex');
 }
@@ -82,7 +67,7 @@ test('receipts', async (t) => {
 			const hash = response.headers.get('x-nextmodel-receipt-hash');
 			assert.match(url, /^\/v1\/receipts\/rcpt_[0-9a-f]{24}$/);
 			assert.match(hash, /^sha256:[0-9a-f]{64}$/);
-			const r = await getReceipt(env, url);
+			const r = await h.getReceipt(env, url);
 			assert.equal(r.status, 200, r.text);
 			assert.equal(sha(r.text), hash, 'the receipt served is not the one hashed');
 			assert.ok(verify(r.text, env.secret), 'bad signature');
@@ -141,7 +126,7 @@ test('receipts', async (t) => {
 			assert.equal(last.comments.length, 2);
 			const hash = last.comments[1].replace(': x-nextmodel-receipt-hash: ', '');
 			const cost = last.comments[0].replace(': x-nextmodel-cost-usd: ', '');
-			const r = await getReceipt(env, s.headers['x-nextmodel-receipt-url']);
+			const r = await h.getReceipt(env, s.headers['x-nextmodel-receipt-url']);
 			assert.equal(r.status, 200);
 			assert.equal(sha(r.text), hash);
 			const rc = JSON.parse(r.text);
@@ -155,7 +140,7 @@ test('receipts', async (t) => {
 		await t.test('errors after the key get receipts; no key, no receipt', async () => {
 			let r = await env.chat(h.chatBody('x', { model: 'no-such-model' }));
 			assert.equal(r.status, 404);
-			let rr = await getReceipt(env, r.headers['x-nextmodel-receipt-url']);
+			let rr = await h.getReceipt(env, r.headers['x-nextmodel-receipt-url']);
 			assert.equal(rr.status, 200);
 			let rc = JSON.parse(rr.text);
 			assert.equal(rc.status, 404);
@@ -169,7 +154,7 @@ test('receipts', async (t) => {
 
 			r = await env.chat('{"model": "mock-gpt", "messages": [');
 			assert.equal(r.status, 400);
-			rr = await getReceipt(env, r.headers['x-nextmodel-receipt-url']);
+			rr = await h.getReceipt(env, r.headers['x-nextmodel-receipt-url']);
 			rc = JSON.parse(rr.text);
 			assert.equal(rc.status, 400);
 			assert.equal(rc.model_requested, null);
@@ -177,7 +162,7 @@ test('receipts', async (t) => {
 			/* The source's own error. */
 			r = await env.chat(h.chatBody('fail please [[mock:status=500]]'));
 			assert.equal(r.status, 502);
-			rc = JSON.parse((await getReceipt(env, r.headers['x-nextmodel-receipt-url'])).text);
+			rc = JSON.parse((await h.getReceipt(env, r.headers['x-nextmodel-receipt-url'])).text);
 			assert.equal(rc.status, 502);
 			assert.equal(rc.model, 'mock-gpt');
 
@@ -191,7 +176,7 @@ test('receipts', async (t) => {
 		await t.test('another project sees 404; the admin key sees it', async () => {
 			const r = await env.chat(h.chatBody('mine'));
 			const url = r.headers['x-nextmodel-receipt-url'];
-			assert.equal((await getReceipt(env, url)).status, 200);
+			assert.equal((await h.getReceipt(env, url)).status, 200);
 			const other = env.ctl(['key', 'create', '--project', 'other-project']).stdout.trim();
 			const o = await env.get(url, other);
 			assert.equal(o.status, 404);
