@@ -237,7 +237,7 @@ test('stream', async (t) => {
 							/* Stop reading for a while after the first bytes. */
 							paused = true;
 							res.pause();
-							setTimeout(() => res.resume(), 3000);
+							setTimeout(() => res.resume(), 5000);
 						}
 					});
 					res.on('end', () => resolve({ status: res.statusCode,
