@@ -25,6 +25,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "crypto.h"
+#include "redis.h"
 #include "ytree.h"
 
 #ifndef SYSCONFDIR
@@ -504,12 +505,18 @@ has_bad_char(const char *s)
 	return (0);
 }
 
-/* redis: redis://[[user]:password@]host[:port][/db] or unix:///path. */
+/*
+ * redis: redis://[[user]:password@]host[:port][/db] or unix:///path.  The
+ * Redis module's own parser has the last word, so that a URL passed here
+ * is one the workers can use.
+ */
 static int
 set_redis(struct cfgctx *c, const struct ckey *k, void *base,
     const struct ynode *v)
 {
-	const char	*s;
+	static const char pfx[] = "redis URL: ";
+	const char	*s, *why;
+	char		 msg[200];
 
 	if (text_of(c, k, v, &s) == -1)
 		return (-1);
@@ -519,6 +526,13 @@ set_redis(struct cfgctx *c, const struct ckey *k, void *base,
 	    (strncmp(s, "unix:///", 8) == 0 && s[8] != '\0')))
 		return (key_error(c, k, v, "expected redis://HOST[:PORT][/DB] "
 		    "or unix:///PATH"));
+	if (redis_url_check(s, msg, sizeof(msg)) == -1) {
+		why = msg;
+		if (strncmp(why, pfx, sizeof(pfx) - 1) == 0)
+			why += sizeof(pfx) - 1;
+		return (key_error(c, k, v, "%s (expected redis://HOST[:PORT]"
+		    "[/DB] or unix:///PATH[?db=N])", why));
+	}
 	return (set_text(c, k, base, v, s, strlen(s)));
 }
 

@@ -636,6 +636,86 @@ test_dialects(void)
 		CHECK_STR(config_dialect_name(names[i].dialect), names[i].name);
 }
 
+static char	tmpdir[64];		/* scratch folder for written configs */
+
+/*
+ * Load a config whose text is doc plus "catalog:" pointing at the minimal
+ * catalog; err gets the message.  Caller frees.
+ */
+static struct config *
+load_doc(const char *doc, char *err, size_t errlen)
+{
+	char	 path[128];
+	FILE	*f;
+
+	fits(snprintf(path, sizeof(path), "%s/nextmodel.yaml", tmpdir),
+	    sizeof(path));
+	if ((f = fopen(path, "w")) == NULL) {
+		perror(path);
+		exit(1);
+	}
+	fprintf(f, "%scatalog: %s/models.yaml\n", doc, mindir);
+	if (fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+	err[0] = '\0';
+	return (config_load(path, err, errlen));
+}
+
+/*
+ * redis: what the check lets through is what the Redis module can use,
+ * ?db=N on TCP included (doc/redis-keys.md shows it).
+ */
+static void
+test_redis_urls(void)
+{
+	static const struct {
+		const char	*url;
+		const char	*msg;	/* NULL: accepted */
+	} cases[] = {
+		{ "redis://127.0.0.1:6379?db=0", NULL },
+		{ "redis://127.0.0.1:6379/?db=3", NULL },
+		{ "redis://127.0.0.1:6379/2", NULL },
+		{ "redis://:hunter2@h", NULL },
+		{ "unix:///run/redis.sock?db=1", NULL },
+		{ "redis://127.0.0.1:6379/0?db=1", "database given twice "
+		    "(/N and ?db=N)" },
+		{ "redis://h:99999", "bad port" },
+		{ "redis://h/x", "bad database number" },
+		{ "redis://h?database=1", "bad query (only ?db=N)" },
+		{ "unix:///p?db=-1", "bad query (only ?db=N)" },
+		{ "redis://:hunter2%zz@h", "bad user or password encoding" },
+		{ "redis://[::1", "unterminated [IPv6] host" },
+	};
+	struct config	*cfg;
+	char		 doc[256], want[300], err[PATH_MAX + 512], *colon;
+	size_t		 i;
+
+	for (i = 0; i < NM_NELEM(cases); i++) {
+		fits(snprintf(doc, sizeof(doc), "redis: \"%s\"\n",
+		    cases[i].url), sizeof(doc));
+		cfg = load_doc(doc, err, sizeof(err));
+		if (cases[i].msg == NULL) {
+			CHECK(cfg != NULL);
+			CHECK_STR(err, "");
+			if (cfg != NULL)
+				CHECK_STR(cfg->redis_url, cases[i].url);
+		} else {
+			CHECK(cfg == NULL);
+			fits(snprintf(want, sizeof(want), "1: redis: %s "
+			    "(expected redis://HOST[:PORT][/DB] or "
+			    "unix:///PATH[?db=N])", cases[i].msg), sizeof(want));
+			colon = strstr(err, ".yaml:");
+			CHECK(colon != NULL);
+			if (colon != NULL)
+				CHECK_STR(colon + 6, want);
+			CHECK(strstr(err, "hunter2") == NULL);
+		}
+		config_free(cfg);
+	}
+}
+
 /* Keys that allow it can be left empty or "~". */
 static void
 test_null_values(void)
@@ -686,6 +766,13 @@ main(void)
 		return (1);
 	}
 
+	fits(snprintf(tmpdir, sizeof(tmpdir), "/tmp/nm-test-config.XXXXXX"),
+	    sizeof(tmpdir));
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return (1);
+	}
+
 	test_bad_configs();
 	test_bad_catalogs();
 	test_good_catalog();
@@ -694,6 +781,12 @@ main(void)
 	test_good_config();
 	test_null_values();
 	test_dialects();
+	test_redis_urls();
+
+	fits(snprintf(tmp, sizeof(tmp), "%s/nextmodel.yaml", tmpdir),
+	    sizeof(tmp));
+	unlink(tmp);
+	rmdir(tmpdir);
 
 	config_free(NULL);
 	catalog_free(NULL);

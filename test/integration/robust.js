@@ -1,0 +1,40 @@
+/*
+ * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
+ *
+ * Staying up (issue 11): config that the check passes is config the
+ * workers can use.  A Redis URL with ?db=N, as doc/redis-keys.md shows it,
+ * passes nextmodelctl policy check and serves keyed requests without a
+ * worker crash.
+ */
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const h = require('./harness.js');
+
+h.requireBuild();
+
+test('redis URL with ?db=N', async (t) => {
+	const env = await h.startEnv({ workers: 1, startGateway: false });
+	t.after(() => env.stop());
+	const text = env.configText();
+	const url = 'redis://127.0.0.1:' + env.redisPort + '/0';
+	assert.ok(text.includes(url), 'config has no ' + url);
+	fs.writeFileSync(env.cfgPath, text.replace(url,
+	    'redis://127.0.0.1:' + env.redisPort + '?db=0'));
+
+	const chk = env.ctl(['policy', 'check']);
+	assert.equal(chk.code, 0, 'policy check: ' + chk.stderr);
+	await env.startGateway();
+	const before = env.workers();
+	assert.equal(before.length, 1);
+	for (let i = 0; i < 3; i++) {
+		const r = await env.chat(h.chatBody('hello ' + i));
+		assert.equal(r.status, 200, r.text);
+	}
+	const bad = await env.chat(h.chatBody('x'), { key: h.randomKey() });
+	assert.equal(bad.status, 401, bad.text);
+	assert.deepEqual(env.workers(), before, 'a worker was replaced');
+	assert.doesNotMatch(env.log(), /exited on signal|SIGSEGV|killed by signal/);
+});
