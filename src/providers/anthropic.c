@@ -103,6 +103,8 @@ anth_chat_encode(struct prov_ctx *ctx, const struct json *j,
 	int r = 0;
 
 	ctx->asked_usage = 0;		/* Anthropic always reports it */
+	if (provider_check_sizes(ctx, j, err) != 0)
+		return -1;
 	if ((st = state(ctx)) == NULL)
 		return oom(err);
 	buf_init(&b, 0);

@@ -70,6 +70,46 @@ provider_err(struct errinfo *err, int status, const char *type,
 	va_end(ap);
 }
 
+/* A 400 for an array of n items over max, in OpenAI's words; returns -1. */
+static int
+too_many(struct errinfo *err, const char *param, const char *what, int n,
+    int max)
+{
+	provider_err(err, 400, "invalid_request_error", "array_above_max_length",
+	    "Invalid '%s': too many %s. Expected at most %d, but got %d "
+	    "instead.", param, what, max, n);
+	snprintf(err->param, sizeof(err->param), "%s", param);
+	return -1;
+}
+
+/* Check the sizes a translation's work grows with, before any is done. */
+int
+provider_check_sizes(const struct prov_ctx *ctx, const struct json *j,
+    struct errinfo *err)
+{
+	int maxm = ctx->max_messages > 0 ? ctx->max_messages : PROV_MAX_MESSAGES;
+	int maxc = ctx->max_tool_calls > 0 ? ctx->max_tool_calls :
+	    PROV_MAX_TOOL_CALLS;
+	int maxt = ctx->max_tools > 0 ? ctx->max_tools : PROV_MAX_TOOLS;
+	int msgs, tools, m, k, n, tc, calls = 0;
+
+	msgs = json_get(j, 0, "messages");
+	if ((n = json_size(j, msgs)) > maxm)
+		return too_many(err, "messages", "messages", n, maxm);
+	/* Every call is a token of its own: the sum cannot overflow. */
+	for (k = 0, m = msgs + 1; k < n; k++, m = json_skip(j, m))
+		if (json_type(j, (tc = json_get(j, m, "tool_calls"))) ==
+		    JSON_ARRAY)
+			calls += json_size(j, tc);
+	if (calls > maxc)
+		return too_many(err, "messages", "tool calls in all messages "
+		    "together", calls, maxc);
+	tools = json_get(j, 0, "tools");
+	if ((n = json_size(j, tools)) > maxt)
+		return too_many(err, "tools", "tools", n, maxt);
+	return 0;
+}
+
 /* Overwrite [p, p+n) with "[redacted]" squeezed in place. */
 static void
 redact(char *p, size_t n)

@@ -45,7 +45,16 @@ struct prov_ctx {
 	char			 request_id[32];	/* the gateway's request id */
 	struct usage		 usage;
 	void			*state;		/* the provider's own, freed by ctx_free */
+	/* Size limits of a request; 0 takes the PROV_MAX_* default. */
+	int			 max_messages;
+	int			 max_tool_calls;	/* over all messages */
+	int			 max_tools;
 };
+
+/* Default size limits of one chat request (the translators' work grows with them). */
+#define PROV_MAX_MESSAGES	10000
+#define PROV_MAX_TOOL_CALLS	10000
+#define PROV_MAX_TOOLS		1024
 
 struct provider_ops {
 	enum provider_kind kind;
@@ -96,6 +105,12 @@ int	provider_add_header(char ***list, size_t *n, const char *name,
 /* Fill err; fmt is printf-style. */
 void	provider_err(struct errinfo *, int status, const char *type,
 	    const char *code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/*
+ * 0 if the chat body is within ctx's size limits (messages, tool calls,
+ * tools), else -1 with a 400 naming the limit in err.
+ */
+int	provider_check_sizes(const struct prov_ctx *, const struct json *body,
+	    struct errinfo *);
 /* Parse an OpenAI-shaped usage object at token u into out. */
 void	provider_usage_openai(const struct json *, int u, struct usage *out);
 

@@ -38,3 +38,41 @@ test('redis URL with ?db=N', async (t) => {
 	assert.deepEqual(env.workers(), before, 'a worker was replaced');
 	assert.doesNotMatch(env.log(), /exited on signal|SIGSEGV|killed by signal/);
 });
+
+test('size limits of a chat request', async (t) => {
+	const env = await h.startEnv({ workers: 1 });
+	t.after(() => env.stop());
+	const before = env.workers();
+	const cases = [
+		{ what: 'messages', param: 'messages', body: {
+			model: 'mock-gpt',
+			messages: Array.from({ length: 10001 }, (_, i) => ({ role: 'user', content: 'm' + i })),
+		} },
+		{ what: 'tool calls', param: 'messages', body: {
+			model: 'mock-gpt',
+			messages: [{ role: 'user', content: 'go' }, { role: 'assistant', tool_calls:
+			    Array.from({ length: 10001 }, (_, i) => ({ id: 'c' + i, type: 'function',
+			    function: { name: 'f', arguments: '{}' } })) }],
+		} },
+		{ what: 'tools', param: 'tools', body: {
+			model: 'mock-gpt',
+			messages: [{ role: 'user', content: 'go' }],
+			tools: Array.from({ length: 1025 }, (_, i) => ({ type: 'function',
+			    function: { name: 'f' + i } })),
+		} },
+	];
+	for (const c of cases) {
+		const r = await env.chat(JSON.stringify(c.body));
+		assert.equal(r.status, 400, c.what + ': ' + r.text);
+		const err = h.assertErrorShape(r.json, c.what);
+		assert.equal(err.type, 'invalid_request_error', c.what);
+		assert.equal(err.code, 'array_above_max_length', c.what);
+		assert.equal(err.param, c.param, c.what);
+		assert.match(err.message, new RegExp('too many ' + c.what), c.what);
+	}
+	/* At the limit the request goes through. */
+	const ok = await env.chat(JSON.stringify({ model: 'mock-gpt', messages:
+	    Array.from({ length: 10000 }, (_, i) => ({ role: 'user', content: 'm' + i })) }));
+	assert.equal(ok.status, 200, ok.text);
+	assert.deepEqual(env.workers(), before, 'a worker was replaced');
+});

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "providers/provider.h"
 #include "unit.h"
+#include "many.h"
 
 #define CREATED 1700000000
 
@@ -643,6 +644,14 @@ test_quiet_events(void)
 	provider_anthropic.ctx_free(NULL);
 }
 
+/* A context for the size tests: the default test model. */
+static void
+size_ctx(struct prov_ctx *ctx)
+{
+	model_for(NULL, -1);
+	ctx_init(ctx, 0, 0);
+}
+
 int
 main(void)
 {
@@ -653,6 +662,9 @@ main(void)
 	snprintf(datadir, sizeof(datadir), "%s/test/unit/data/anthropic", src);
 	test_call();
 	test_quiet_events();
+	many_test_limits(&provider_anthropic, size_ctx, s_id);
+	many_test_linear(&provider_anthropic, size_ctx, s_id,
+	    "\"type\":\"tool_use\"", "\"tool_use_id\"");
 	run_dir("request", req_case, NULL);
 	run_dir("response", resp_case, NULL);
 	run_dir("stream", NULL, stream_case);

@@ -17,6 +17,7 @@
 #include "providers/provider.h"
 #include "providers/gemini.h"
 #include "unit.h"
+#include "many.h"
 
 static char	datadir[PATH_MAX];
 
@@ -976,6 +977,13 @@ test_embeddings(void)
 	}
 }
 
+/* A context for the size tests. */
+static void
+size_ctx(struct prov_ctx *ctx)
+{
+	ctx_init(ctx, 0, 0);
+}
+
 int
 main(void)
 {
@@ -1002,6 +1010,9 @@ main(void)
 	CHECK(ctx.state == NULL);
 
 	test_encode_files();
+	many_test_limits(&provider_gemini, size_ctx, model_id);
+	many_test_linear(&provider_gemini, size_ctx, model_id,
+	    "\"functionCall\"", "\"functionResponse\"");
 	test_encode_inline();
 	test_encode_url();
 	test_schema();

@@ -18,6 +18,7 @@
 #include "sse.h"
 #include "providers/provider.h"
 #include "unit.h"
+#include "many.h"
 
 static char datadir[PATH_MAX];
 
@@ -627,6 +628,16 @@ test_errors(void)
 	}
 }
 
+/* A context for the size tests: a plain OpenAI source (static: ctx points into it). */
+static void
+size_ctx(struct prov_ctx *ctx)
+{
+	static struct fixture fx;
+
+	setup(&fx, DIALECT_OPENAI, "gpt-x-up", 0, 0, 1);
+	*ctx = fx.ctx;
+}
+
 int
 main(void)
 {
@@ -637,6 +648,9 @@ main(void)
 	snprintf(datadir, sizeof(datadir), "%s/test/unit/data/openai", src);
 
 	test_encode();
+	many_test_limits(&provider_openai, size_ctx, "client-model");
+	many_test_linear(&provider_openai, size_ctx, "client-model",
+	    "\"arguments\"", "\"tool_call_id\"");
 	test_asked_usage();
 	test_decode();
 	test_decode_mismatch();
