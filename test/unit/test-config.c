@@ -562,6 +562,111 @@ test_good_config(void)
 	unsetenv("NM_TEST_OPENAI_KEY");
 }
 
+static char	tmpdir[64];		/* scratch folder for written configs */
+
+/*
+ * Load a config whose text is doc plus "catalog:" pointing at the minimal
+ * catalog; err gets the message.  Caller frees.
+ */
+static struct config *
+load_doc(const char *doc, char *err, size_t errlen)
+{
+	char	 path[128];
+	FILE	*f;
+
+	fits(snprintf(path, sizeof(path), "%s/nextmodel.yaml", tmpdir),
+	    sizeof(path));
+	if ((f = fopen(path, "w")) == NULL) {
+		perror(path);
+		exit(1);
+	}
+	fprintf(f, "%scatalog: %s/models.yaml\n", doc, mindir);
+	if (fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+	err[0] = '\0';
+	return (config_load(path, err, errlen));
+}
+
+/*
+ * A secret from the environment with a control character (a key file's
+ * trailing newline, a smuggled header) is refused at the key naming its
+ * variable, with the name and never the value.
+ */
+static void
+test_env_secret_controls(void)
+{
+	static const struct {
+		const char	*var;
+		const char	*value;
+		unsigned	 line;
+		const char	*msg;
+	} cases[] = {
+		{ "NM_TEST_SECRET", "s3cret-value\n", 7, "secret_env: the "
+		    "environment variable NM_TEST_SECRET holds a control "
+		    "character" },
+		{ "NM_TEST_ADMIN", "admin-\rkey", 8, "admin_key_env: the "
+		    "environment variable NM_TEST_ADMIN holds a control "
+		    "character" },
+		{ "NM_TEST_OPENAI_KEY", "sk-abc\r\nX-Injected: yes", 29,
+		    "provider openai: api_key_env: the environment variable "
+		    "NM_TEST_OPENAI_KEY holds a control character" },
+		{ "NM_TEST_OPENAI_KEY", "sk-abc\tdef", 29, "provider openai: "
+		    "api_key_env: the environment variable NM_TEST_OPENAI_KEY" },
+		{ "NM_TEST_OPENAI_KEY", "sk-abc\x7f", 29, "provider openai: "
+		    "api_key_env: the environment variable NM_TEST_OPENAI_KEY" },
+		{ "NM_TEST_UNSET_KEY", "\nsk-ant", 34, "provider anthropic: "
+		    "api_key_env: the environment variable NM_TEST_UNSET_KEY" },
+	};
+	struct config	*cfg;
+	char		 path[PATH_MAX], want[PATH_MAX + 64];
+	char		 err[PATH_MAX + 512];
+	size_t		 i;
+
+	join(path, sizeof(path), datadir, "config/good.yaml");
+	for (i = 0; i < NM_NELEM(cases); i++) {
+		setenv("NM_TEST_SECRET", "s3cret-value", 1);
+		setenv("NM_TEST_ADMIN", "admin-key", 1);
+		setenv("NM_TEST_OPENAI_KEY", "sk-test-openai", 1);
+		unsetenv("NM_TEST_UNSET_KEY");
+		setenv(cases[i].var, cases[i].value, 1);
+		err[0] = '\0';
+		cfg = config_load(path, err, sizeof(err));
+		CHECK(cfg == NULL);
+		fits(snprintf(want, sizeof(want), "%s:%u: %s", path,
+		    cases[i].line, cases[i].msg), sizeof(want));
+		CHECK(strncmp(err, want, strlen(want)) == 0);
+		if (strncmp(err, want, strlen(want)) != 0)
+			fprintf(stderr, "got: %s\n", err);
+		/* Not a byte of the value. */
+		CHECK(strstr(err, "s3cret") == NULL);
+		CHECK(strstr(err, "sk-") == NULL);
+		CHECK(strstr(err, "Injected") == NULL);
+		CHECK(strchr(err, '\n') == NULL && strchr(err, '\r') == NULL);
+		config_free(cfg);
+	}
+
+	/* The default variable, not named in the file: the top of the file. */
+	setenv("NEXTMODEL_SECRET", "abc\n", 1);
+	unsetenv("NEXTMODEL_ADMIN_KEY");
+	cfg = load_doc("workers: 1\n", err, sizeof(err));
+	CHECK(cfg == NULL);
+	CHECK(strstr(err, ".yaml:1: secret_env: the environment variable "
+	    "NEXTMODEL_SECRET holds a control character") != NULL);
+	config_free(cfg);
+	/* Printable text with spaces and non-ASCII is still a secret. */
+	setenv("NEXTMODEL_SECRET", "a b \xc3\xa9 ~", 1);
+	cfg = load_doc("workers: 1\n", err, sizeof(err));
+	CHECK(cfg != NULL);
+	config_free(cfg);
+	unsetenv("NEXTMODEL_SECRET");
+	unsetenv("NM_TEST_SECRET");
+	unsetenv("NM_TEST_ADMIN");
+	unsetenv("NM_TEST_OPENAI_KEY");
+	unsetenv("NM_TEST_UNSET_KEY");
+}
+
 /* dialect: given, or guessed from the host of base_url. */
 static void
 test_dialects(void)
@@ -634,33 +739,6 @@ test_dialects(void)
 		CHECK(config_dialect_guess(guesses[i].url) == guesses[i].dialect);
 	for (i = 0; i < NM_NELEM(names); i++)
 		CHECK_STR(config_dialect_name(names[i].dialect), names[i].name);
-}
-
-static char	tmpdir[64];		/* scratch folder for written configs */
-
-/*
- * Load a config whose text is doc plus "catalog:" pointing at the minimal
- * catalog; err gets the message.  Caller frees.
- */
-static struct config *
-load_doc(const char *doc, char *err, size_t errlen)
-{
-	char	 path[128];
-	FILE	*f;
-
-	fits(snprintf(path, sizeof(path), "%s/nextmodel.yaml", tmpdir),
-	    sizeof(path));
-	if ((f = fopen(path, "w")) == NULL) {
-		perror(path);
-		exit(1);
-	}
-	fprintf(f, "%scatalog: %s/models.yaml\n", doc, mindir);
-	if (fclose(f) != 0) {
-		perror(path);
-		exit(1);
-	}
-	err[0] = '\0';
-	return (config_load(path, err, errlen));
 }
 
 /*
@@ -782,6 +860,7 @@ main(void)
 	test_null_values();
 	test_dialects();
 	test_redis_urls();
+	test_env_secret_controls();
 
 	fits(snprintf(tmp, sizeof(tmp), "%s/nextmodel.yaml", tmpdir),
 	    sizeof(tmp));
