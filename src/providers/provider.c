@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nextmodel.h"
+#include "log.h"
 #include "providers/provider.h"
 
 static const struct provider_ops *const providers[] = {
@@ -174,21 +175,35 @@ member_int(const struct json *j, int obj, const char *key)
 	return v;
 }
 
+/* Check the counts a source reported before anything adds them up. */
+int
+provider_usage_sane(const int64_t *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] < 0 || v[i] > PROV_MAX_USAGE_TOKENS) {
+			log_warnx("the source reported a token count of %lld; "
+			    "its usage is ignored and the call billed on an "
+			    "estimate", (long long)v[i]);
+			return 0;
+		}
+	return 1;
+}
+
 /* OpenAI usage (with the compatible sources' extra fields) into out. */
 void
 provider_usage_openai(const struct json *j, int u, struct usage *out)
 {
+	int64_t v[6];
 	int d;
 
 	if (u < 0 || json_type(j, u) != JSON_OBJECT)
 		return;
 	memset(out, 0, sizeof(*out));
-	out->have = 1;
 	out->prompt_tokens = member_int(j, u, "prompt_tokens");
 	out->completion_tokens = member_int(j, u, "completion_tokens");
 	out->total_tokens = member_int(j, u, "total_tokens");
-	if (out->total_tokens == 0)
-		out->total_tokens = out->prompt_tokens + out->completion_tokens;
 	if ((d = json_get(j, u, "prompt_tokens_details")) >= 0) {
 		out->cached_tokens = member_int(j, d, "cached_tokens");
 		out->cache_write_tokens = member_int(j, d, "cache_write_tokens");
@@ -199,4 +214,17 @@ provider_usage_openai(const struct json *j, int u, struct usage *out)
 		out->cached_tokens = member_int(j, u, "cached_tokens");
 	if ((d = json_get(j, u, "completion_tokens_details")) >= 0)
 		out->reasoning_tokens = member_int(j, d, "reasoning_tokens");
+	v[0] = out->prompt_tokens;
+	v[1] = out->completion_tokens;
+	v[2] = out->total_tokens;
+	v[3] = out->cached_tokens;
+	v[4] = out->cache_write_tokens;
+	v[5] = out->reasoning_tokens;
+	if (!provider_usage_sane(v, NM_NELEM(v))) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
+	out->have = 1;
+	if (out->total_tokens == 0)
+		out->total_tokens = out->prompt_tokens + out->completion_tokens;
 }

@@ -111,7 +111,20 @@ void	provider_err(struct errinfo *, int status, const char *type,
  */
 int	provider_check_sizes(const struct prov_ctx *, const struct json *body,
 	    struct errinfo *);
-/* Parse an OpenAI-shaped usage object at token u into out. */
+/*
+ * A token count above this from a source is nonsense (and sums of such
+ * counts could overflow): its usage is ignored and the call estimated.
+ */
+#define PROV_MAX_USAGE_TOKENS	1000000000000LL
+/*
+ * 1 if each of the n counts from a source is from 0 to
+ * PROV_MAX_USAGE_TOKENS, so that they add up safely; else 0, logged.
+ */
+int	provider_usage_sane(const int64_t *, size_t n);
+/*
+ * Parse an OpenAI-shaped usage object at token u into out; usage with an
+ * absurd count is left out (out->have 0), to be estimated.
+ */
 void	provider_usage_openai(const struct json *, int u, struct usage *out);
 
 #endif

@@ -1,13 +1,15 @@
 /*
  * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
  *
- * Big OpenAI chat bodies for the translators' size tests: many messages,
- * tool calls and tools, and the CPU time it takes to encode them (CPU
- * time, not wall time, so that a busy machine does not fail the test).
+ * Hostile sizes and numbers for the translators: big OpenAI chat bodies
+ * (many messages, tool calls and tools) and the CPU time it takes to
+ * encode them (CPU time, not wall time, so that a busy machine does not
+ * fail the test), and answers with absurd token counts.
  */
 #ifndef MANY_H
 #define MANY_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +227,58 @@ many_test_linear(const struct provider_ops *ops, void (*init)(struct prov_ctx *)
 	printf("# %d tool calls: encoded in %.4f s CPU, parsed in %.4f s\n",
 	    n, t, pbest);
 	CHECK(t < 40 * pbest + 0.02);
+}
+
+/* An answer whose usage is given, and what the usage must become. */
+struct many_usage {
+	const char	*usage;		/* the source's usage object */
+	int		 have;		/* 0: ignored, to be estimated */
+	int64_t		 prompt, completion, total;
+};
+
+/*
+ * Token counts from a source are checked before they are added up: two
+ * INT64_MAX made UBSan abort the worker.  Each answer (fmt with %s for
+ * the usage, replaced as text) is still decoded; absurd usage is
+ * dropped.
+ */
+static void
+many_test_usage(const struct provider_ops *ops, void (*init)(struct prov_ctx *),
+    const char *fmt, const struct many_usage *cases, size_t n)
+{
+	struct prov_ctx ctx;
+	struct errinfo err;
+	struct buf in, out;
+	const char *at;
+	size_t i;
+	int pass;
+
+	for (i = 0; i < n; i++) {
+		buf_init(&in, 0);
+		buf_init(&out, 0);
+		/* fmt is no printf format: -Wformat-nonliteral is right. */
+		at = strstr(fmt, "%s");
+		if (at == NULL || buf_append(&in, fmt, (size_t)(at - fmt)) != 0 ||
+		    buf_appends(&in, cases[i].usage) != 0 ||
+		    buf_appends(&in, at + 2) != 0) {
+			fprintf(stderr, "many_test_usage: out of memory\n");
+			exit(1);
+		}
+		init(&ctx);
+		pass = 0;
+		CHECK(ops->chat_decode(&ctx, in.data, in.len, &out, &pass,
+		    &err) == 0);
+		CHECK(ctx.usage.have == cases[i].have);
+		CHECK(ctx.usage.prompt_tokens == cases[i].prompt);
+		CHECK(ctx.usage.completion_tokens == cases[i].completion);
+		CHECK(ctx.usage.total_tokens == cases[i].total);
+		if (ctx.usage.have != cases[i].have)
+			fprintf(stderr, "usage case %zu: have %d\n", i,
+			    ctx.usage.have);
+		ops->ctx_free(&ctx);
+		buf_free(&in);
+		buf_free(&out);
+	}
 }
 
 #endif

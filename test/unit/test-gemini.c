@@ -977,6 +977,21 @@ test_embeddings(void)
 	}
 }
 
+/* Absurd token counts are dropped before they are added up. */
+static const struct many_usage usage_cases[] = {
+	{ "{\"promptTokenCount\":9223372036854775807,\"toolUsePromptTokenCount\":"
+	    "9223372036854775807,\"candidatesTokenCount\":1}", 0, 0, 0, 0 },
+	{ "{\"promptTokenCount\":1,\"candidatesTokenCount\":9223372036854775807,"
+	    "\"thoughtsTokenCount\":9223372036854775807}", 0, 0, 0, 0 },
+	{ "{\"promptTokenCount\":1,\"candidatesTokenCount\":1,"
+	    "\"totalTokenCount\":1000000000001}", 0, 0, 0, 0 },
+	{ "{\"promptTokenCount\":1000000000000,\"toolUsePromptTokenCount\":"
+	    "1000000000000,\"candidatesTokenCount\":1000000000000,"
+	    "\"thoughtsTokenCount\":1000000000000,\"totalTokenCount\":1}", 1,
+	    2000000000000LL, 2000000000000LL, 4000000000000LL },
+	{ "{\"promptTokenCount\":3,\"candidatesTokenCount\":4}", 1, 3, 4, 7 },
+};
+
 /* A context for the size tests. */
 static void
 size_ctx(struct prov_ctx *ctx)
@@ -1011,6 +1026,10 @@ main(void)
 
 	test_encode_files();
 	many_test_limits(&provider_gemini, size_ctx, model_id);
+	many_test_usage(&provider_gemini, size_ctx, "{\"candidates\":[{"
+	    "\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"a\"}]},"
+	    "\"finishReason\":\"STOP\"}],\"usageMetadata\":%s}", usage_cases,
+	    NM_NELEM(usage_cases));
 	many_test_linear(&provider_gemini, size_ctx, model_id,
 	    "\"functionCall\"", "\"functionResponse\"");
 	test_encode_inline();
