@@ -158,7 +158,9 @@ data_url_part(struct enc *e, const char *url, size_t len, struct buf *b,
 		if (!isalnum((unsigned char)mime[i]) &&
 		    strchr("!#$&^_.+-/", mime[i]) == NULL)
 			break;
-	if (mlen == 0 || i < mlen || memchr(mime, '/', mlen) == NULL ||
+	/* mime[mlen] is ';' unless a NUL cut the type short. */
+	if (mlen == 0 || i < mlen || mime[mlen] != ';' ||
+	    memchr(mime, '/', mlen) == NULL ||
 	    !gemini_b64_chars(comma + 1, len - (size_t)(comma + 1 - url)))
 		return gemini_bad_request(e->err, "invalid_value", param,
 		    "'%s' is not a valid base64 data: URL.", param);

@@ -174,9 +174,10 @@ gemini_b64_chars(const char *p, size_t n)
 {
 	size_t i;
 
+	/* Not strchr(): it finds the terminator, and a NUL is no base64. */
 	for (i = 0; i < n; i++)
 		if (!isalnum((unsigned char)p[i]) &&
-		    strchr("+/=-_", p[i]) == NULL)
+		    memchr("+/=-_", p[i], 5) == NULL)
 			return 0;
 	return n > 0;
 }
