@@ -480,7 +480,8 @@ master_run(const char *path, struct config *cfg)
 	raise_nofile();
 	if ((m.listen_fd = bind_listen(cfg, err, sizeof(err))) < 0) {
 		log_warnx("%s", err);
-		return 1;
+		config_free(cfg);
+		return NM_EXIT_RUNTIME;
 	}
 	if ((m.metrics = metrics_new()) == NULL)
 		fatal("mmap");

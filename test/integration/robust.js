@@ -2,15 +2,18 @@
  * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
  *
  * Staying up (issue 11): config that the check passes is config the
- * workers can use.  A Redis URL with ?db=N, as doc/redis-keys.md shows it,
+ * workers can use (a Redis URL with ?db=N, as doc/redis-keys.md shows it,
  * passes nextmodelctl policy check and serves keyed requests without a
- * worker crash.
+ * worker crash); a chat request's size limits; nextmodeld's exit status
+ * tells bad config from a failure at run time.
  */
 'use strict';
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
 const h = require('./harness.js');
 
 h.requireBuild();
@@ -75,4 +78,46 @@ test('size limits of a chat request', async (t) => {
 	    Array.from({ length: 10000 }, (_, i) => ({ role: 'user', content: 'm' + i })) }));
 	assert.equal(ok.status, 200, ok.text);
 	assert.deepEqual(env.workers(), before, 'a worker was replaced');
+});
+
+/* nextmodeld's exit status, waited for. */
+function runGateway(env, args) {
+	return new Promise((resolve) => {
+		const c = h.spawnTracked(path.join(h.BUILDDIR, 'nextmodeld'), args,
+		    { env: env.gwEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+		let err = '';
+		c.stderr.on('data', (d) => { err += d; });
+		c.stdout.on('data', () => {});
+		c.on('exit', (code, sig) => resolve({ code, sig, err }));
+	});
+}
+
+test('exit status: bad config 1, bad command line 2, runtime failure 4', async (t) => {
+	const env = await h.startEnv({ workers: 1, startGateway: false });
+	t.after(() => env.stop());
+	const bad = path.join(env.tmp, 'bad.yaml');
+	fs.writeFileSync(bad, 'workers: many\n');
+	let r = await runGateway(env, ['-c', bad]);
+	assert.equal(r.code, 1, 'bad config: ' + r.err);
+	r = await runGateway(env, ['-t', '-c', bad]);
+	assert.equal(r.code, 1, 'bad config, -t: ' + r.err);
+	r = await runGateway(env, ['--no-such-option']);
+	assert.equal(r.code, 2, 'bad option: ' + r.err);
+	r = await runGateway(env, ['-t', '-c', env.cfgPath]);
+	assert.equal(r.code, 0, '-t: ' + r.err);
+
+	/* The port is taken: a runtime failure, which a restart may mend. */
+	const blocker = net.createServer();
+	await new Promise((resolve) => blocker.listen(env.port, '127.0.0.1', resolve));
+	t.after(() => blocker.close());
+	r = await runGateway(env, ['-c', env.cfgPath]);
+	assert.equal(r.code, 4, 'address in use: ' + r.err);
+	assert.match(r.err, /in use/i);
+
+	/* The systemd unit restarts on 4 and not on 1 or 2. */
+	const unit = fs.readFileSync(path.join(h.SRCDIR, 'contrib/systemd/nextmodeld.service'), 'utf8');
+	const prevent = /^RestartPreventExitStatus=(.*)$/m.exec(unit);
+	assert.ok(prevent, 'no RestartPreventExitStatus');
+	assert.deepEqual(prevent[1].trim().split(/\s+/).sort(), ['1', '2']);
+	assert.match(unit, /^Restart=on-failure$/m);
 });
