@@ -121,3 +121,50 @@ test('exit status: bad config 1, bad command line 2, runtime failure 4', async (
 	assert.deepEqual(prevent[1].trim().split(/\s+/).sort(), ['1', '2']);
 	assert.match(unit, /^Restart=on-failure$/m);
 });
+
+/* The path of a program on $PATH, or null. */
+function which(name) {
+	for (const d of (process.env.PATH || '').split(':')) {
+		const p = path.join(d || '.', name);
+		try {
+			fs.accessSync(p, fs.constants.X_OK);
+			return p;
+		} catch (err) {
+			/* next */
+		}
+	}
+	return null;
+}
+
+test('master as pid 1 (a container): workers serve', async (t) => {
+	const unshare = which('unshare');
+	if (unshare === null || process.getuid() !== 0) {
+		t.skip('needs root and unshare(1) for a pid namespace');
+		return;
+	}
+	const env = await h.startEnv({ workers: 2, startGateway: false });
+	t.after(() => env.stop());
+	const log = fs.openSync(env.logPath, 'a');
+	/* unshare forks nextmodeld as pid 1 of a new pid namespace. */
+	const c = h.spawnTracked(unshare, ['--pid', '--fork', '--kill-child=SIGTERM', '--',
+	    path.join(h.BUILDDIR, 'nextmodeld'), '-c', env.cfgPath],
+	    { env: env.gwEnv, stdio: ['ignore', log, log] });
+	fs.closeSync(log);
+	t.after(() => h.killChild(c, 10000));
+	const up = await h.waitFor(async () => {
+		try {
+			const r = await h.request(env.url + '/healthz', { timeout: 1000 });
+			return r.status === 200;
+		} catch (err) {
+			return false;
+		}
+	}, 15000, 100);
+	assert.ok(up, 'never healthy; log:\n' + env.log());
+	assert.match(env.log(), /\(pid 1\)/, 'the master is not pid 1:\n' + env.log());
+	for (let i = 0; i < 4; i++) {
+		const r = await env.chat(h.chatBody('in a container ' + i));
+		assert.equal(r.status, 200, r.text);
+	}
+	assert.doesNotMatch(env.log(), /worker\[[^\]]*\] pid \d+ (exited|killed)/,
+	    'a worker died:\n' + env.log());
+});
