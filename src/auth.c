@@ -254,13 +254,20 @@ record_parse(const redisReply *rep, const char *hex, struct key_record *rec)
 	return 0;
 }
 
-/* Look a record up by its hash: 1 live, 0 unknown/revoked/broken, -1 Redis failure. */
+/*
+ * Look a record up by its hash: 1 live, 0 unknown/revoked/broken, -1 Redis
+ * failure (r NULL counts as one).
+ */
 static int
 lookup_hex(struct redis *r, const char *hex, struct key_record *rec)
 {
 	redisReply	*rep;
 	int		 rc;
 
+	memset(rec, 0, sizeof(*rec));
+	/* No connection (say, a URL the module refused): Redis is failing. */
+	if (r == NULL)
+		return -1;
 	rep = redis_command(r, "HGETALL " AUTH_KEY_PFX "%s", hex);
 	if (rep == NULL)
 		return -1;

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "money.h"
+#include "redis.h"
 #include "ytree.h"
 
 #ifndef SYSCONFDIR
@@ -584,12 +585,18 @@ has_bad_char(const char *s)
 	return (0);
 }
 
-/* redis: redis://[[user]:password@]host[:port][/db] or unix:///path. */
+/*
+ * redis: redis://[[user]:password@]host[:port][/db] or unix:///path.  The
+ * Redis module's own parser has the last word, so that a URL passed here
+ * is one the workers can use.
+ */
 static int
 set_redis(struct cfgctx *c, const struct ckey *k, void *base,
     const struct ynode *v)
 {
-	const char	*s;
+	static const char pfx[] = "redis URL: ";
+	const char	*s, *why;
+	char		 msg[200];
 
 	if (text_of(c, k, v, &s) == -1)
 		return (-1);
@@ -599,6 +606,13 @@ set_redis(struct cfgctx *c, const struct ckey *k, void *base,
 	    (strncmp(s, "unix:///", 8) == 0 && s[8] != '\0')))
 		return (key_error(c, k, v, "expected redis://HOST[:PORT][/DB] "
 		    "or unix:///PATH"));
+	if (redis_url_check(s, msg, sizeof(msg)) == -1) {
+		why = msg;
+		if (strncmp(why, pfx, sizeof(pfx) - 1) == 0)
+			why += sizeof(pfx) - 1;
+		return (key_error(c, k, v, "%s (expected redis://HOST[:PORT]"
+		    "[/DB] or unix:///PATH[?db=N])", why));
+	}
 	return (set_text(c, k, base, v, s, strlen(s)));
 }
 
@@ -851,6 +865,66 @@ env_copy(const char *name, int *oom)
 	return (copy);
 }
 
+/* 1 if s holds a control character (CR and LF included). */
+static int
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < ' ' || (unsigned char)*s == 0x7f)
+			return (1);
+	return (0);
+}
+
+/*
+ * A secret goes into HTTP headers, where CR or LF would start a header of
+ * its own (a key file with a trailing newline does it by accident).
+ * Refuse it, at the key that names the variable (or the top of the file
+ * when the default applies), with the name and never the value.
+ */
+static int
+check_env_secret(struct cfgctx *c, const struct ynode *where,
+    const char *label, const char *key, const char *name)
+{
+	const char	*val;
+
+	if (name == NULL || (val = getenv(name)) == NULL ||
+	    !has_control(val))
+		return (0);
+	return (ytree_error(where, c->err, c->errlen, "%s%s: the environment "
+	    "variable %s holds a control character (CR, LF or another); a "
+	    "secret must be one line of printable text", label, key, name));
+}
+
+/* Every secret from the environment is free of control characters. */
+static int
+check_secrets(struct cfgctx *c, const struct ynode *root)
+{
+	const struct config	*cfg = c->cfg;
+	const struct ynode	*provs, *pn, *where;
+	char			 label[CONFIG_NAME_MAX + 16];
+	size_t			 i;
+
+	where = ytree_get(root, "secret_env");
+	if (check_env_secret(c, where ? where : root, "", "secret_env",
+	    cfg->secret_env) == -1)
+		return (-1);
+	where = ytree_get(root, "admin_key_env");
+	if (check_env_secret(c, where ? where : root, "", "admin_key_env",
+	    cfg->admin_key_env) == -1)
+		return (-1);
+	provs = ytree_get(root, "providers");
+	for (i = 0; i < cfg->nproviders; i++) {
+		pn = ytree_get(provs, cfg->providers[i].name);
+		where = ytree_get(pn, "api_key_env");
+		snprintf(label, sizeof(label), "provider %s: ",
+		    cfg->providers[i].name);
+		if (check_env_secret(c, where ? where : (pn ? pn : root), label,
+		    "api_key_env", cfg->providers[i].api_key_env) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
 /*
  * The secrets, from the environment.  The admin key is kept only as its
  * SHA-256; nothing of it is copied.
@@ -863,6 +937,8 @@ load_secrets(struct cfgctx *c, const struct ynode *root)
 	size_t		 i;
 	int		 oom = 0;
 
+	if (check_secrets(c, root) == -1)
+		return (-1);
 	cfg->secret = env_copy(cfg->secret_env, &oom);
 	if (cfg->admin_key_env != NULL &&
 	    (admin = getenv(cfg->admin_key_env)) != NULL && *admin != '\0') {

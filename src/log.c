@@ -35,6 +35,7 @@ static const struct log_level_name log_levels[] = {
 
 static char		log_ident[LOG_IDENT_MAX] = "nextmodel";
 static enum log_level	log_level = LOG_LVL_INFO;
+static int		fatal_status = 1;	/* exit status of fatal() */
 static __thread char	log_reqid[LOG_REQID_MAX];
 
 /* Copy s into dst (size len), replacing anything unprintable by '?'. */
@@ -239,7 +240,14 @@ log_debug(const char *fmt, ...)
 	errno = saved;
 }
 
-/* Log with strerror(errno), then exit(1). */
+/* Set by a program whose callers tell failures apart (nextmodeld). */
+void
+log_set_fatal_status(int status)
+{
+	fatal_status = status;
+}
+
+/* Log with strerror(errno), then exit with the fatal status. */
 void
 fatal(const char *fmt, ...)
 {
@@ -249,10 +257,10 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vline("fatal", saved, fmt, ap);
 	va_end(ap);
-	exit(1);
+	exit(fatal_status);
 }
 
-/* Log, then exit(1). */
+/* Log, then exit with the fatal status. */
 void
 fatalx(const char *fmt, ...)
 {
@@ -261,5 +269,5 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vline("fatal", -1, fmt, ap);
 	va_end(ap);
-	exit(1);
+	exit(fatal_status);
 }

@@ -16,6 +16,8 @@ enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 void	log_init(const char *ident, enum log_level level);
 void	log_set_ident(const char *ident);
 void	log_set_level(enum log_level level);
+/* The exit status of fatal() and fatalx() from now on (default 1). */
+void	log_set_fatal_status(int status);
 /* Parse "error|warn|info|debug"; -1 if unknown. */
 int	log_level_parse(const char *s);
 /* Request id shown on this thread's lines; NULL clears.  Copied. */

@@ -3,7 +3,7 @@
  *
  * nextmodeld: command line, configuration check, then the master process.
  * Everything is validated before any worker is forked: a bad file is
- * refused with FILE:LINE and exit code 1.
+ * refused with FILE:LINE and exit code 1 (NM_EXIT_* in nextmodel.h).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -51,6 +51,8 @@ main(int argc, char **argv)
 	int ch, test = 0, lvl;
 
 	log_init("nextmodeld", LOG_LVL_INFO);
+	/* A fatal() in the master or a worker is a failure systemd may restart. */
+	log_set_fatal_status(NM_EXIT_RUNTIME);
 	while ((ch = getopt_long(argc, argv, "c:tl:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -70,12 +72,12 @@ main(int argc, char **argv)
 			return 0;
 		default:
 			usage(stderr);
-			return 2;
+			return NM_EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return 2;
+		return NM_EXIT_USAGE;
 	}
 	if (path == NULL)
 		path = config_default_path();
@@ -83,7 +85,7 @@ main(int argc, char **argv)
 	    config_check_gateway(cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		config_free(cfg);
-		return 1;
+		return NM_EXIT_BADCONF;
 	}
 	if (level == NULL)
 		level = cfg->log_level;
@@ -91,7 +93,7 @@ main(int argc, char **argv)
 		if ((lvl = log_level_parse(level)) < 0) {
 			fprintf(stderr, "unknown log level %s\n", level);
 			config_free(cfg);
-			return 2;
+			return NM_EXIT_USAGE;
 		}
 		log_set_level((enum log_level)lvl);
 	}

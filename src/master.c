@@ -9,6 +9,7 @@
  * everything and exits 0.
  */
 #include <sys/types.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -172,7 +173,7 @@ spawn(struct master *m, const struct config *cfg, unsigned gen, int slot)
 	struct child *c;
 	sigset_t none;
 	int p[2], code;
-	pid_t pid;
+	pid_t pid, self = getpid();
 
 	if ((c = child_by_pid(m, 0)) == NULL) {
 		log_warnx("too many worker processes");
@@ -189,6 +190,15 @@ spawn(struct master *m, const struct config *cfg, unsigned gen, int slot)
 		return -1;
 	}
 	if (pid == 0) {
+		/*
+		 * Die with the master; never outlive it as an orphan.  If it
+		 * died before the line above took effect, the parent is no
+		 * longer the master: compare pids, not with 1 (in a container
+		 * the master may well be pid 1).
+		 */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != self)
+			_exit(0);
 		close(p[0]);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
@@ -482,7 +492,8 @@ master_run(const char *path, struct config *cfg)
 	raise_nofile();
 	if ((m.listen_fd = bind_listen(cfg, err, sizeof(err))) < 0) {
 		log_warnx("%s", err);
-		return 1;
+		config_free(cfg);
+		return NM_EXIT_RUNTIME;
 	}
 	if ((m.metrics = metrics_new()) == NULL)
 		fatal("mmap");

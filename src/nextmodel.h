@@ -26,8 +26,15 @@
 		fatalx("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__); \
 } while (0)
 
+/*
+ * nextmodeld's exit codes (nextmodeld(8)).  systemd's unit leaves the
+ * first two alone (restarting cannot mend them) and restarts on the last.
+ */
+#define NM_EXIT_BADCONF	1	/* the configuration is refused (also -t) */
+#define NM_EXIT_USAGE	2	/* a bad command line */
 /* Exit code of a worker that found its configuration unusable: do not respawn. */
 #define NM_EXIT_CONFIG	3
+#define NM_EXIT_RUNTIME	4	/* failed while running: bind, fatal() */
 
 /* Money: integer nano-USD (1e-9 USD).  Never a double on the billing path. */
 typedef int64_t nm_nano;

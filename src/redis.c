@@ -141,7 +141,54 @@ bad:
 	return -1;
 }
 
-/* Fill host, port and db from "host[:port][/db]"; 0 or -1 (err set). */
+/* The database from a "?db=N" query; 0 or -1 (err set). */
+static int
+parse_query(struct redis *r, const char *q, char *err, size_t errlen)
+{
+	long	 v;
+
+	if (strncmp(q, "?db=", 4) != 0 || parse_num(q + 4, strlen(q + 4), 0,
+	    REDIS_MAX_DB, &v) == -1) {
+		snprintf(err, errlen, "redis URL: bad query (only ?db=N)");
+		return -1;
+	}
+	r->db = (int)v;
+	return 0;
+}
+
+/*
+ * The database from what follows a TCP host: "", "/", "/N", "?db=N" or
+ * "/?db=N" (the form redis-cli and the docs use).  Both "/N" and "?db=M"
+ * at once is refused rather than guessed at.  0 or -1 (err set).
+ */
+static int
+parse_db(struct redis *r, const char *s, char *err, size_t errlen)
+{
+	const char	*q;
+	long		 v;
+
+	if (*s == '/')
+		s++;
+	q = s + strcspn(s, "?");
+	if (q > s) {
+		if (parse_num(s, (size_t)(q - s), 0, REDIS_MAX_DB, &v) == -1) {
+			snprintf(err, errlen, "redis URL: bad database number");
+			return -1;
+		}
+		r->db = (int)v;
+		if (*q != '\0') {
+			snprintf(err, errlen, "redis URL: database given twice "
+			    "(/N and ?db=N)");
+			return -1;
+		}
+		return 0;
+	}
+	if (*q == '\0')
+		return 0;
+	return parse_query(r, q, err, errlen);
+}
+
+/* Fill host, port and db from "host[:port][/db]" or "host[:port][/]?db=N"; 0 or -1 (err set). */
 static int
 parse_tcp(struct redis *r, const char *s, char *err, size_t errlen)
 {
@@ -186,17 +233,8 @@ parse_tcp(struct redis *r, const char *s, char *err, size_t errlen)
 		}
 		r->port = (int)v;
 	}
-	if (*end == '/' && end[1] != '\0') {
-		if (parse_num(end + 1, strlen(end + 1), 0, REDIS_MAX_DB,
-		    &v) == -1) {
-			snprintf(err, errlen, "redis URL: bad database number");
-			return -1;
-		}
-		r->db = (int)v;
-	} else if (*end != '\0' && strcmp(end, "/") != 0) {
-		snprintf(err, errlen, "redis URL: unexpected text after the host");
+	if (parse_db(r, end, err, errlen) == -1)
 		return -1;
-	}
 	snprintf(r->addr, sizeof(r->addr), "%s%s%s:%d/%d",
 	    strchr(r->host, ':') ? "[" : "", r->host,
 	    strchr(r->host, ':') ? "]" : "", r->port, r->db);
@@ -209,7 +247,6 @@ parse_unix(struct redis *r, const char *s, char *err, size_t errlen)
 {
 	const char	*q;
 	size_t		 authlen, skip;
-	long		 v;
 
 	authlen = strcspn(s, "/");
 	if (parse_userinfo(r, s, authlen, &skip, err, errlen) == -1)
@@ -229,14 +266,8 @@ parse_unix(struct redis *r, const char *s, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (q != NULL) {
-		if (strncmp(q, "?db=", 4) != 0 || parse_num(q + 4,
-		    strlen(q + 4), 0, REDIS_MAX_DB, &v) == -1) {
-			snprintf(err, errlen, "redis URL: bad query (only ?db=N)");
-			return -1;
-		}
-		r->db = (int)v;
-	}
+	if (q != NULL && parse_query(r, q, err, errlen) == -1)
+		return -1;
 	snprintf(r->addr, sizeof(r->addr), "%s?db=%d", r->path, r->db);
 	return 0;
 }
@@ -274,6 +305,21 @@ redis_new(const char *url, long timeout_ms, char *err, size_t errlen)
 		return NULL;
 	}
 	return r;
+}
+
+/*
+ * 0 if redis_new() would accept url, else -1 with its message: the config
+ * check uses this, so that what it passes the workers can use.
+ */
+int
+redis_url_check(const char *url, char *err, size_t errlen)
+{
+	struct redis	*r;
+
+	if ((r = redis_new(url, 0, err, errlen)) == NULL)
+		return -1;
+	redis_free(r);
+	return 0;
 }
 
 /* Close and free; cleanses the password.  NULL does nothing. */

@@ -14,10 +14,13 @@
 struct redis;
 
 /*
- * redis://[[user]:password@]host[:port][/db], unix:///path/to.sock[?db=N].
- * Does not connect yet.  NULL with a message in err if the URL is bad.
+ * redis://[[user]:password@]host[:port][/db] (or [/]?db=N instead of /db),
+ * unix:///path/to.sock[?db=N].  Does not connect yet.  NULL with a message
+ * in err if the URL is bad; the message never holds the URL's text.
  */
 struct redis	*redis_new(const char *url, long timeout_ms, char *err, size_t errlen);
+/* 0 if redis_new() accepts url, else -1 with the same message. */
+int		 redis_url_check(const char *url, char *err, size_t errlen);
 void		 redis_free(struct redis *);	/* NULL does nothing */
 /* Connect now if not connected: 0 or -1 (redis_errstr). */
 int		 redis_connect(struct redis *);

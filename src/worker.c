@@ -7,7 +7,6 @@
  * shutdown_timeout_ms), ends what is left with an error, and exits 0.
  */
 #include <sys/types.h>
-#include <sys/prctl.h>
 
 #include <errno.h>
 #include <grp.h>
@@ -156,10 +155,7 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 	snprintf(ident, sizeof(ident), "worker[%u.%d]", gen, slot);
 	log_set_ident(ident);
 
-	/* Die with the master; never outlive it as an orphan. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1)
-		_exit(0);
+	/* master.c's spawn() tied our life to the master's (PR_SET_PDEATHSIG). */
 	if (drop_privileges(cfg->user) != 0)
 		return NM_EXIT_CONFIG;
 

@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "buf.h"
 #include "crypto.h"
 #include "json.h"
+#include "strmap.h"
 #include "providers/anthropic.h"
 #include "providers/provider.h"
 
@@ -282,12 +284,6 @@ check_params(struct prov_ctx *ctx, const struct json *j, struct errinfo *err)
 
 /* --- messages ---------------------------------------------------------- */
 
-/* A tool-call id as the client sent it and as Anthropic gets it. */
-struct decl {
-	char	*orig;
-	char	*id;
-};
-
 /* A tool_use or tool_result id of a turn, with its message for errors. */
 struct tid {
 	char	*id;
@@ -301,7 +297,8 @@ struct turn {
 	struct buf	 res;		/* tool_result blocks: they go first */
 	struct buf	 blk;		/* every other block */
 	struct tid	*ids;
-	size_t		 nids;
+	size_t		 nids, capids;
+	struct strmap	 idset;		/* the ids, to find one at once */
 };
 
 struct conv {
@@ -310,14 +307,36 @@ struct conv {
 	struct errinfo	*err;
 	struct buf	 sys;		/* system text blocks */
 	struct turn	*t;
-	size_t		 n;
+	size_t		 n, capt;
 	char		**dups;		/* sorted ids several assistant turns use */
 	size_t		 ndups;
-	struct decl	*decl;		/* latest declaration wins */
-	size_t		 ndecl;
-	char		**names;	/* tool names the history calls */
-	size_t		 nnames;
+	char		**declid;	/* Anthropic ids of the tool calls */
+	size_t		 ndecl, capdecl;
+	struct strmap	 decl;		/* client's id -> latest declid index */
+	char		**names;	/* tool names the history calls, first use first */
+	size_t		 nnames, capnames;
+	struct strmap	 nameset;	/* the same names, to find one at once */
 };
+
+/*
+ * v, or v grown so that item n fits (*cap items, doubling: a request
+ * with many tool calls is not copied over and over).  NULL on OOM, v is
+ * left alone then.
+ */
+static void *
+room(void *v, size_t *cap, size_t n, size_t size)
+{
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	ncap = *cap < 8 ? 8 : *cap * 2;
+	if (ncap > SIZE_MAX / size || (nv = realloc(v, ncap * size)) == NULL)
+		return NULL;
+	*cap = ncap;
+	return nv;
+}
 
 static int
 valid_idc(int c)
@@ -376,7 +395,7 @@ find_dups(struct conv *cv, int msgs)
 {
 	const struct json *j = cv->j;
 	char **all = NULL, **nv;
-	size_t n = 0, i;
+	size_t n = 0, cap = 0, capdups = 0, i;
 	int m, c, tc, id, k, q, r = -1;
 
 	for (k = 0, m = msgs + 1; k < json_size(j, msgs); k++, m = json_skip(j, m)) {
@@ -388,7 +407,7 @@ find_dups(struct conv *cv, int msgs)
 			if ((id = json_get(j, c, "id")) < 0 ||
 			    json_type(j, id) != JSON_STRING)
 				continue;
-			if ((nv = realloc(all, (n + 1) * sizeof(*all))) == NULL)
+			if ((nv = room(all, &cap, n, sizeof(*all))) == NULL)
 				goto out;
 			all = nv;
 			if ((all[n] = json_strdup(j, id, NULL)) == NULL)
@@ -402,7 +421,8 @@ find_dups(struct conv *cv, int msgs)
 		if (strcmp(all[i], all[i - 1]) != 0 || (cv->ndups > 0 &&
 		    strcmp(cv->dups[cv->ndups - 1], all[i]) == 0))
 			continue;
-		if ((nv = realloc(cv->dups, (cv->ndups + 1) * sizeof(*nv))) == NULL)
+		if ((nv = room(cv->dups, &capdups, cv->ndups,
+		    sizeof(*nv))) == NULL)
 			goto out;
 		cv->dups = nv;
 		if ((cv->dups[cv->ndups] = strdup(all[i])) == NULL)
@@ -425,7 +445,7 @@ turn_for(struct conv *cv, int user, int msg)
 
 	if (cv->n > 0 && cv->t[cv->n - 1].user == user)
 		return &cv->t[cv->n - 1];
-	if ((t = realloc(cv->t, (cv->n + 1) * sizeof(*t))) == NULL)
+	if ((t = room(cv->t, &cv->capt, cv->n, sizeof(*t))) == NULL)
 		return NULL;
 	cv->t = t;
 	t = &cv->t[cv->n++];
@@ -443,7 +463,10 @@ turn_id(struct turn *t, char *id, int msg)
 {
 	struct tid *v;
 
-	if ((v = realloc(t->ids, (t->nids + 1) * sizeof(*v))) == NULL) {
+	if ((v = room(t->ids, &t->capids, t->nids, sizeof(*v))) == NULL ||
+	    strmap_put(&t->idset, id, strlen(id), t->nids, 0) == -1) {
+		if (v != NULL)
+			t->ids = v;
 		free(id);
 		return -1;
 	}
@@ -457,12 +480,7 @@ turn_id(struct turn *t, char *id, int msg)
 static int
 turn_has(const struct turn *t, const char *id)
 {
-	size_t i;
-
-	for (i = 0; t != NULL && i < t->nids; i++)
-		if (strcmp(t->ids[i].id, id) == 0)
-			return 1;
-	return 0;
+	return t != NULL && strmap_get(&t->idset, id, strlen(id)) != NULL;
 }
 
 /* Append the comma-separated blocks of tmp to the res or blk list of a turn. */
@@ -637,24 +655,27 @@ is_dup(const struct conv *cv, const char *s)
 	    sizeof(*cv->dups), strpcmp) != NULL;
 }
 
-/* Declare the client's id orig at message msg; the Anthropic id is returned (not a copy). */
+/*
+ * Declare the client's id orig at message msg (the latest declaration
+ * wins); the Anthropic id is returned (not a copy).
+ */
 static const char *
 declare(struct conv *cv, const char *orig, size_t len, int msg)
 {
-	struct decl *d;
-	char *o, *id;
+	char **d, *id;
 
 	if ((id = rewrite_id(orig, len, is_dup(cv, orig) ? msg : -1)) == NULL)
 		return NULL;
-	if ((o = strdup(orig)) == NULL ||
-	    (d = realloc(cv->decl, (cv->ndecl + 1) * sizeof(*d))) == NULL) {
-		free(o);
+	if ((d = room(cv->declid, &cv->capdecl, cv->ndecl,
+	    sizeof(*d))) == NULL ||
+	    strmap_put(&cv->decl, orig, strlen(orig), cv->ndecl, 1) == -1) {
+		if (d != NULL)
+			cv->declid = d;
 		free(id);
 		return NULL;
 	}
-	cv->decl = d;
-	cv->decl[cv->ndecl].orig = o;
-	cv->decl[cv->ndecl++].id = id;
+	cv->declid = d;
+	cv->declid[cv->ndecl++] = id;
 	return id;
 }
 
@@ -663,20 +684,23 @@ static int
 note_name(struct conv *cv, const struct json *j, int name)
 {
 	char **v, *s;
-	size_t i;
+	size_t len;
+	int r;
 
 	if ((s = json_strdup(j, name, NULL)) == NULL)
 		return -1;
-	for (i = 0; i < cv->nnames; i++)
-		if (strcmp(cv->names[i], s) == 0) {
-			free(s);
-			return 0;
-		}
-	if ((v = realloc(cv->names, (cv->nnames + 1) * sizeof(*v))) == NULL) {
+	/* Names compare as C strings, as they are written out. */
+	len = strlen(s);
+	if ((v = room(cv->names, &cv->capnames, cv->nnames,
+	    sizeof(*v))) == NULL) {
 		free(s);
 		return -1;
 	}
 	cv->names = v;
+	if ((r = strmap_put(&cv->nameset, s, len, cv->nnames, 0)) != 1) {
+		free(s);
+		return r;
+	}
 	cv->names[cv->nnames++] = s;
 	return 0;
 }
@@ -822,11 +846,10 @@ out:
 static char *
 result_id(struct conv *cv, const char *orig, size_t len)
 {
-	size_t i;
+	const size_t *i;
 
-	for (i = cv->ndecl; i > 0; i--)
-		if (strcmp(cv->decl[i - 1].orig, orig) == 0)
-			return strdup(cv->decl[i - 1].id);
+	if ((i = strmap_get(&cv->decl, orig, strlen(orig))) != NULL)
+		return strdup(cv->declid[*i]);
 	return rewrite_id(orig, len, -1);
 }
 
@@ -952,19 +975,20 @@ conv_free(struct conv *cv)
 		for (k = 0; k < cv->t[i].nids; k++)
 			free(cv->t[i].ids[k].id);
 		free(cv->t[i].ids);
+		strmap_free(&cv->t[i].idset);
 	}
 	free(cv->t);
 	for (i = 0; i < cv->ndups; i++)
 		free(cv->dups[i]);
 	free(cv->dups);
-	for (i = 0; i < cv->ndecl; i++) {
-		free(cv->decl[i].orig);
-		free(cv->decl[i].id);
-	}
-	free(cv->decl);
+	for (i = 0; i < cv->ndecl; i++)
+		free(cv->declid[i]);
+	free(cv->declid);
+	strmap_free(&cv->decl);
 	for (i = 0; i < cv->nnames; i++)
 		free(cv->names[i]);
 	free(cv->names);
+	strmap_free(&cv->nameset);
 }
 
 /* Walk the messages into system blocks and merged, checked turns. */

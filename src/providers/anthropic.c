@@ -41,6 +41,7 @@ struct anth_usage {
 	int64_t		 output;
 	int64_t		 thinking;
 	int		 have;
+	int		 absurd;	/* a count was out of range: ignore it all */
 };
 
 struct anth_state {
@@ -103,6 +104,8 @@ anth_chat_encode(struct prov_ctx *ctx, const struct json *j,
 	int r = 0;
 
 	ctx->asked_usage = 0;		/* Anthropic always reports it */
+	if (provider_check_sizes(ctx, j, err) != 0)
+		return -1;
 	if ((st = state(ctx)) == NULL)
 		return oom(err);
 	buf_init(&b, 0);
@@ -154,12 +157,18 @@ read_usage(const struct json *j, int u, struct anth_usage *au)
 	au->have = 1;
 	for (i = 0; i < NM_NELEM(ufields); i++)
 		if ((t = json_get(j, u, ufields[i].key)) >= 0 &&
-		    json_int64(j, t, &v) == 0 && v >= 0)
+		    json_int64(j, t, &v) == 0 && v >= 0) {
+			if (!provider_usage_sane(&v, 1))
+				au->absurd = 1;
 			*(int64_t *)((char *)au + ufields[i].off) = v;
+		}
 	if ((d = json_get(j, u, "output_tokens_details")) >= 0 &&
 	    (t = json_get(j, d, "thinking_tokens")) >= 0 &&
-	    json_int64(j, t, &v) == 0 && v >= 0)
+	    json_int64(j, t, &v) == 0 && v >= 0) {
+		if (!provider_usage_sane(&v, 1))
+			au->absurd = 1;
 		au->thinking = v;
+	}
 }
 
 /* OpenAI's view: every input class is a prompt token (pitfall 1). */
@@ -167,7 +176,8 @@ static void
 to_usage(const struct anth_usage *au, struct usage *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (!au->have)
+	/* Each count is at most PROV_MAX_USAGE_TOKENS unless absurd: no overflow. */
+	if (!au->have || au->absurd)
 		return;
 	out->have = 1;
 	out->prompt_tokens = au->input + au->cache_write + au->cache_read;
@@ -190,7 +200,7 @@ write_usage(struct buf *b, const struct anth_usage *au)
 	    "%lld,\"cache_write_tokens\":%lld},\"completion_tokens_details\":"
 	    "{\"reasoning_tokens\":%lld}}", (long long)u.prompt_tokens,
 	    (long long)u.completion_tokens, (long long)u.total_tokens,
-	    (long long)u.cached_tokens, (long long)au->cache_write,
+	    (long long)u.cached_tokens, (long long)u.cache_write_tokens,
 	    (long long)u.reasoning_tokens);
 }
 

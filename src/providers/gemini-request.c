@@ -16,6 +16,7 @@
 #include "nextmodel.h"
 #include "buf.h"
 #include "json.h"
+#include "strmap.h"
 #include "providers/provider.h"
 #include "providers/gemini.h"
 
@@ -34,6 +35,7 @@ struct enc {
 	const char		*role;		/* of the pending Content */
 	struct buf		 sys;		/* systemInstruction parts */
 	int			 nsys;
+	struct strmap		 calls;		/* tool call id -> name token; first wins */
 	char			 param[64];
 };
 
@@ -156,7 +158,9 @@ data_url_part(struct enc *e, const char *url, size_t len, struct buf *b,
 		if (!isalnum((unsigned char)mime[i]) &&
 		    strchr("!#$&^_.+-/", mime[i]) == NULL)
 			break;
-	if (mlen == 0 || i < mlen || memchr(mime, '/', mlen) == NULL ||
+	/* mime[mlen] is ';' unless a NUL cut the type short. */
+	if (mlen == 0 || i < mlen || mime[mlen] != ';' ||
+	    memchr(mime, '/', mlen) == NULL ||
 	    !gemini_b64_chars(comma + 1, len - (size_t)(comma + 1 - url)))
 		return gemini_bad_request(e->err, "invalid_value", param,
 		    "'%s' is not a valid base64 data: URL.", param);
@@ -336,7 +340,7 @@ call_parts(struct enc *e, int i, int tcs)
 	struct callid cid;
 	char emsg[128], *args = NULL, *id = NULL;
 	const char *p;
-	size_t len;
+	size_t len, idlen;
 	int k, tc, fn, name, a, tid, r = -1;
 
 	memset(&aj, 0, sizeof(aj));
@@ -378,8 +382,10 @@ call_parts(struct enc *e, int i, int tcs)
 		}
 		tid = json_get(j, tc, "id");
 		if (json_type(j, tid) == JSON_STRING) {
-			if ((id = json_strdup(j, tid, NULL)) == NULL ||
-			    gemini_callid_parse(id, &cid) != 0) {
+			if ((id = json_strdup(j, tid, &idlen)) == NULL ||
+			    gemini_callid_parse(id, &cid) != 0 ||
+			    strmap_put(&e->calls, id, idlen, (size_t)name,
+			    0) == -1) {
 				gemini_no_memory(e->err);
 				goto out;
 			}
@@ -414,23 +420,16 @@ out:
 	return r;
 }
 
-/* The name of the function whose call (before message upto) has id cid. */
+/*
+ * The name token of the first tool call with id cid[0..len) in the
+ * assistant messages so far, or -1.
+ */
 static int
-find_call(const struct json *j, int msgs, int upto, const char *cid)
+find_call(const struct enc *e, const char *cid, size_t len)
 {
-	int i, m, tcs, k, tc;
+	const size_t *name = strmap_get(&e->calls, cid, len);
 
-	for (i = 0, m = msgs + 1; i < upto; i++, m = json_skip(j, m)) {
-		if (!json_streq(j, json_get(j, m, "role"), "assistant"))
-			continue;
-		tcs = json_get(j, m, "tool_calls");
-		for (k = 0, tc = tcs + 1; k < json_size(j, tcs); k++,
-		    tc = json_skip(j, tc))
-			if (json_streq(j, json_get(j, tc, "id"), cid))
-				return json_get(j, json_get(j, tc, "function"),
-				    "name");
-	}
-	return -1;
+	return name != NULL ? (int)*name : -1;
 }
 
 /*
@@ -470,7 +469,7 @@ response_part(struct enc *e, int i, int m)
 	struct callid cid;
 	struct buf text;
 	char *id = NULL, *s;
-	size_t len;
+	size_t len, idlen;
 	int c, k, p, name, tid, r = -1;
 
 	memset(&cid, 0, sizeof(cid));
@@ -487,12 +486,12 @@ response_part(struct enc *e, int i, int m)
 			return gemini_bad_request(e->err, "invalid_value", pname(e,
 			    "messages[%d].tool_call_id", i), "'%s' is required.",
 			    e->param);
-		if ((id = json_strdup(j, tid, NULL)) == NULL ||
+		if ((id = json_strdup(j, tid, &idlen)) == NULL ||
 		    gemini_callid_parse(id, &cid) != 0) {
 			gemini_no_memory(e->err);
 			goto out;
 		}
-		if ((name = find_call(j, e->msgs, i, id)) < 0 ||
+		if ((name = find_call(e, id, idlen)) < 0 ||
 		    json_type(j, name) != JSON_STRING) {
 			gemini_bad_request(e->err, "invalid_value", pname(e,
 			    "messages[%d].tool_call_id", i), "'%s' does not match "
@@ -1005,7 +1004,7 @@ gemini_request_encode(struct prov_ctx *ctx, const struct json *j,
 	buf_init(&e.sys, 0);
 	buf_init(&b, 0);
 	buf_init(&gen, 0);
-	if (gemini_state(ctx) == NULL)
+	if (provider_check_sizes(ctx, j, err) != 0 || gemini_state(ctx) == NULL)
 		goto out;
 	if (json_type(j, e.msgs) != JSON_ARRAY) {
 		gemini_bad_request(err, "invalid_value", "messages", "'messages' must "
@@ -1043,6 +1042,7 @@ out:
 	buf_free(&e.contents);
 	buf_free(&e.parts);
 	buf_free(&e.sys);
+	strmap_free(&e.calls);
 	buf_free(&b);
 	buf_free(&gen);
 	return r;

@@ -174,9 +174,10 @@ gemini_b64_chars(const char *p, size_t n)
 {
 	size_t i;
 
+	/* Not strchr(): it finds the terminator, and a NUL is no base64. */
 	for (i = 0; i < n; i++)
 		if (!isalnum((unsigned char)p[i]) &&
-		    strchr("+/=-_", p[i]) == NULL)
+		    memchr("+/=-_", p[i], 5) == NULL)
 			return 0;
 	return n > 0;
 }
@@ -352,7 +353,7 @@ member_i64(const struct json *j, int o, const char *key)
 static void
 usage_read(const struct json *j, int um, struct usage *u)
 {
-	int64_t p, tool, c, th, total;
+	int64_t p, tool, c, th, total, v[6];
 
 	if (json_type(j, um) != JSON_OBJECT)
 		return;
@@ -362,11 +363,20 @@ usage_read(const struct json *j, int um, struct usage *u)
 	th = member_i64(j, um, "thoughtsTokenCount");
 	total = member_i64(j, um, "totalTokenCount");
 	memset(u, 0, sizeof(*u));
+	v[0] = p;
+	v[1] = tool;
+	v[2] = c;
+	v[3] = th;
+	v[4] = total;
+	v[5] = member_i64(j, um, "cachedContentTokenCount");
+	/* In range, the sums below cannot overflow; else estimate. */
+	if (!provider_usage_sane(v, NM_NELEM(v)))
+		return;
 	u->have = 1;
 	u->prompt_tokens = p + tool;
 	u->completion_tokens = th > 0 && total == p + tool + c ? c : c + th;
 	u->total_tokens = u->prompt_tokens + u->completion_tokens;
-	u->cached_tokens = member_i64(j, um, "cachedContentTokenCount");
+	u->cached_tokens = v[5];
 	u->reasoning_tokens = th;
 }
 

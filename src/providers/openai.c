@@ -582,6 +582,8 @@ openai_chat_encode(struct prov_ctx *ctx, const struct json *j,
 	size_t blen;
 	int r;
 
+	if (provider_check_sizes(ctx, j, err) != 0)
+		return -1;
 	if ((st = state_of(ctx)) == NULL) {
 		provider_err(err, 500, "server_error", NULL, "out of memory");
 		return -1;

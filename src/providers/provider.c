@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nextmodel.h"
+#include "log.h"
 #include "providers/provider.h"
 
 static const struct provider_ops *const providers[] = {
@@ -64,6 +65,46 @@ provider_err(struct errinfo *err, int status, const char *type,
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
+}
+
+/* A 400 for an array of n items over max, in OpenAI's words; returns -1. */
+static int
+too_many(struct errinfo *err, const char *param, const char *what, int n,
+    int max)
+{
+	provider_err(err, 400, "invalid_request_error", "array_above_max_length",
+	    "Invalid '%s': too many %s. Expected at most %d, but got %d "
+	    "instead.", param, what, max, n);
+	snprintf(err->param, sizeof(err->param), "%s", param);
+	return -1;
+}
+
+/* Check the sizes a translation's work grows with, before any is done. */
+int
+provider_check_sizes(const struct prov_ctx *ctx, const struct json *j,
+    struct errinfo *err)
+{
+	int maxm = ctx->max_messages > 0 ? ctx->max_messages : PROV_MAX_MESSAGES;
+	int maxc = ctx->max_tool_calls > 0 ? ctx->max_tool_calls :
+	    PROV_MAX_TOOL_CALLS;
+	int maxt = ctx->max_tools > 0 ? ctx->max_tools : PROV_MAX_TOOLS;
+	int msgs, tools, m, k, n, tc, calls = 0;
+
+	msgs = json_get(j, 0, "messages");
+	if ((n = json_size(j, msgs)) > maxm)
+		return too_many(err, "messages", "messages", n, maxm);
+	/* Every call is a token of its own: the sum cannot overflow. */
+	for (k = 0, m = msgs + 1; k < n; k++, m = json_skip(j, m))
+		if (json_type(j, (tc = json_get(j, m, "tool_calls"))) ==
+		    JSON_ARRAY)
+			calls += json_size(j, tc);
+	if (calls > maxc)
+		return too_many(err, "messages", "tool calls in all messages "
+		    "together", calls, maxc);
+	tools = json_get(j, 0, "tools");
+	if ((n = json_size(j, tools)) > maxt)
+		return too_many(err, "tools", "tools", n, maxt);
+	return 0;
 }
 
 /* Overwrite [p, p+n) with "[redacted]" squeezed in place. */
@@ -130,21 +171,35 @@ member_int(const struct json *j, int obj, const char *key)
 	return v;
 }
 
+/* Check the counts a source reported before anything adds them up. */
+int
+provider_usage_sane(const int64_t *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] < 0 || v[i] > PROV_MAX_USAGE_TOKENS) {
+			log_warnx("the source reported a token count of %lld; "
+			    "its usage is ignored and the call billed on an "
+			    "estimate", (long long)v[i]);
+			return 0;
+		}
+	return 1;
+}
+
 /* OpenAI usage (with the compatible sources' extra fields) into out. */
 void
 provider_usage_openai(const struct json *j, int u, struct usage *out)
 {
+	int64_t v[6];
 	int d;
 
 	if (u < 0 || json_type(j, u) != JSON_OBJECT)
 		return;
 	memset(out, 0, sizeof(*out));
-	out->have = 1;
 	out->prompt_tokens = member_int(j, u, "prompt_tokens");
 	out->completion_tokens = member_int(j, u, "completion_tokens");
 	out->total_tokens = member_int(j, u, "total_tokens");
-	if (out->total_tokens == 0)
-		out->total_tokens = out->prompt_tokens + out->completion_tokens;
 	if ((d = json_get(j, u, "prompt_tokens_details")) >= 0) {
 		out->cached_tokens = member_int(j, d, "cached_tokens");
 		out->cache_write_tokens = member_int(j, d, "cache_write_tokens");
@@ -155,4 +210,17 @@ provider_usage_openai(const struct json *j, int u, struct usage *out)
 		out->cached_tokens = member_int(j, u, "cached_tokens");
 	if ((d = json_get(j, u, "completion_tokens_details")) >= 0)
 		out->reasoning_tokens = member_int(j, d, "reasoning_tokens");
+	v[0] = out->prompt_tokens;
+	v[1] = out->completion_tokens;
+	v[2] = out->total_tokens;
+	v[3] = out->cached_tokens;
+	v[4] = out->cache_write_tokens;
+	v[5] = out->reasoning_tokens;
+	if (!provider_usage_sane(v, NM_NELEM(v))) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
+	out->have = 1;
+	if (out->total_tokens == 0)
+		out->total_tokens = out->prompt_tokens + out->completion_tokens;
 }

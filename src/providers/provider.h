@@ -36,7 +36,16 @@ struct prov_ctx {
 	char			 request_id[32];	/* the gateway's request id */
 	struct usage		 usage;
 	void			*state;		/* the provider's own, freed by ctx_free */
+	/* Size limits of a request; 0 takes the PROV_MAX_* default. */
+	int			 max_messages;
+	int			 max_tool_calls;	/* over all messages */
+	int			 max_tools;
 };
+
+/* Default size limits of one chat request (the translators' work grows with them). */
+#define PROV_MAX_MESSAGES	10000
+#define PROV_MAX_TOOL_CALLS	10000
+#define PROV_MAX_TOOLS		1024
 
 struct provider_ops {
 	enum provider_kind kind;
@@ -87,7 +96,26 @@ int	provider_add_header(char ***list, size_t *n, const char *name,
 /* Fill err; fmt is printf-style. */
 void	provider_err(struct errinfo *, int status, const char *type,
 	    const char *code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* Parse an OpenAI-shaped usage object at token u into out. */
+/*
+ * 0 if the chat body is within ctx's size limits (messages, tool calls,
+ * tools), else -1 with a 400 naming the limit in err.
+ */
+int	provider_check_sizes(const struct prov_ctx *, const struct json *body,
+	    struct errinfo *);
+/*
+ * A token count above this from a source is nonsense (and sums of such
+ * counts could overflow): its usage is ignored and the call estimated.
+ */
+#define PROV_MAX_USAGE_TOKENS	1000000000000LL
+/*
+ * 1 if each of the n counts from a source is from 0 to
+ * PROV_MAX_USAGE_TOKENS, so that they add up safely; else 0, logged.
+ */
+int	provider_usage_sane(const int64_t *, size_t n);
+/*
+ * Parse an OpenAI-shaped usage object at token u into out; usage with an
+ * absurd count is left out (out->have 0), to be estimated.
+ */
 void	provider_usage_openai(const struct json *, int u, struct usage *out);
 
 #endif

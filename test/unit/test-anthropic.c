@@ -20,6 +20,7 @@
 #include "config.h"
 #include "providers/provider.h"
 #include "unit.h"
+#include "many.h"
 
 #define CREATED 1700000000
 
@@ -643,6 +644,28 @@ test_quiet_events(void)
 	provider_anthropic.ctx_free(NULL);
 }
 
+/* Absurd token counts are dropped before they are added up. */
+static const struct many_usage usage_cases[] = {
+	{ "{\"input_tokens\":9223372036854775807,\"cache_read_input_tokens\":"
+	    "9223372036854775807,\"output_tokens\":1}", 0, 0, 0, 0 },
+	{ "{\"input_tokens\":1,\"output_tokens\":1000000000001}", 0, 0, 0, 0 },
+	{ "{\"input_tokens\":1,\"output_tokens\":2,\"output_tokens_details\":"
+	    "{\"thinking_tokens\":9223372036854775807}}", 0, 0, 0, 0 },
+	{ "{\"input_tokens\":1000000000000,\"cache_read_input_tokens\":"
+	    "1000000000000,\"cache_creation_input_tokens\":1000000000000,"
+	    "\"output_tokens\":1000000000000}", 1, 3000000000000LL,
+	    1000000000000LL, 4000000000000LL },
+	{ "{\"input_tokens\":3,\"output_tokens\":4}", 1, 3, 4, 7 },
+};
+
+/* A context for the size tests: the default test model. */
+static void
+size_ctx(struct prov_ctx *ctx)
+{
+	model_for(NULL, -1);
+	ctx_init(ctx, 0, 0);
+}
+
 int
 main(void)
 {
@@ -653,6 +676,14 @@ main(void)
 	snprintf(datadir, sizeof(datadir), "%s/test/unit/data/anthropic", src);
 	test_call();
 	test_quiet_events();
+	many_test_limits(&provider_anthropic, size_ctx, s_id);
+	many_test_usage(&provider_anthropic, size_ctx, "{\"id\":\"msg_1\","
+	    "\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\","
+	    "\"content\":[{\"type\":\"text\",\"text\":\"a\"}],"
+	    "\"stop_reason\":\"end_turn\",\"usage\":%s}", usage_cases,
+	    NM_NELEM(usage_cases));
+	many_test_linear(&provider_anthropic, size_ctx, s_id,
+	    "\"type\":\"tool_use\"", "\"tool_use_id\"");
 	run_dir("request", req_case, NULL);
 	run_dir("response", resp_case, NULL);
 	run_dir("stream", NULL, stream_case);

@@ -60,7 +60,15 @@ static const struct {
 	{ "redis://h/x",			NULL },
 	{ "redis://h/-1",			NULL },
 	{ "redis://h/1/2",			NULL },
-	{ "redis://h?db=1",			NULL },
+	{ "redis://h?db=1",			"h:6379/1" },
+	{ "redis://127.0.0.1:6379?db=0",	"127.0.0.1:6379/0" },
+	{ "redis://:pw@h:6380/?db=2",		"h:6380/2" },
+	{ "redis://h/1?db=2",			NULL },
+	{ "redis://h?db=",			NULL },
+	{ "redis://h?db=1x",			NULL },
+	{ "redis://h?foo=1",			NULL },
+	{ "redis://h?",				NULL },
+	{ "redis://h#x",			NULL },
 	{ "redis://[::1",			NULL },
 	{ "redis://:%zz@h",			NULL },
 	{ "redis://:%00@h",			NULL },
@@ -211,6 +219,20 @@ main(void)
 			CHECK(strncmp(err, "redis URL: ", 11) == 0);
 		}
 		redis_free(r);
+		/* The config check says what redis_new() says. */
+		CHECK(redis_url_check(urls[i].url, err, sizeof(err)) ==
+		    (urls[i].addr != NULL ? 0 : -1));
+	}
+	/* No Redis handle at all (a URL the module refused) is a failure, not a crash. */
+	memset(unk, 'A', AUTH_KEY_LEN);
+	memcpy(unk, "nm-", 3);
+	unk[AUTH_KEY_LEN] = '\0';
+	CHECK(auth_key_lookup(NULL, unk, &rec) == -1);
+	ac = auth_cache_new(1000, 4);
+	CHECK(ac != NULL);
+	if (ac != NULL) {
+		CHECK(auth_cache_lookup(ac, NULL, unk, strlen(unk), &rec) == -1);
+		auth_cache_free(ac);
 	}
 	/* Nothing listens on port 1: the error names the address, not the password. */
 	r = redis_new("redis://admin:Hunter2pw@127.0.0.1:1/0", 300, err,

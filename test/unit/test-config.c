@@ -566,6 +566,111 @@ test_good_config(void)
 	unsetenv("NM_TEST_OPENAI_KEY");
 }
 
+static char	tmpdir[64];		/* scratch folder for written configs */
+
+/*
+ * Load a config whose text is doc plus "catalog:" pointing at the minimal
+ * catalog; err gets the message.  Caller frees.
+ */
+static struct config *
+load_doc(const char *doc, char *err, size_t errlen)
+{
+	char	 path[128];
+	FILE	*f;
+
+	fits(snprintf(path, sizeof(path), "%s/nextmodel.yaml", tmpdir),
+	    sizeof(path));
+	if ((f = fopen(path, "w")) == NULL) {
+		perror(path);
+		exit(1);
+	}
+	fprintf(f, "%scatalog: %s/models.yaml\n", doc, mindir);
+	if (fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+	err[0] = '\0';
+	return (config_load(path, err, errlen));
+}
+
+/*
+ * A secret from the environment with a control character (a key file's
+ * trailing newline, a smuggled header) is refused at the key naming its
+ * variable, with the name and never the value.
+ */
+static void
+test_env_secret_controls(void)
+{
+	static const struct {
+		const char	*var;
+		const char	*value;
+		unsigned	 line;
+		const char	*msg;
+	} cases[] = {
+		{ "NM_TEST_SECRET", "s3cret-value\n", 7, "secret_env: the "
+		    "environment variable NM_TEST_SECRET holds a control "
+		    "character" },
+		{ "NM_TEST_ADMIN", "admin-\rkey", 8, "admin_key_env: the "
+		    "environment variable NM_TEST_ADMIN holds a control "
+		    "character" },
+		{ "NM_TEST_OPENAI_KEY", "sk-abc\r\nX-Injected: yes", 29,
+		    "provider openai: api_key_env: the environment variable "
+		    "NM_TEST_OPENAI_KEY holds a control character" },
+		{ "NM_TEST_OPENAI_KEY", "sk-abc\tdef", 29, "provider openai: "
+		    "api_key_env: the environment variable NM_TEST_OPENAI_KEY" },
+		{ "NM_TEST_OPENAI_KEY", "sk-abc\x7f", 29, "provider openai: "
+		    "api_key_env: the environment variable NM_TEST_OPENAI_KEY" },
+		{ "NM_TEST_UNSET_KEY", "\nsk-ant", 34, "provider anthropic: "
+		    "api_key_env: the environment variable NM_TEST_UNSET_KEY" },
+	};
+	struct config	*cfg;
+	char		 path[PATH_MAX], want[PATH_MAX + 64];
+	char		 err[PATH_MAX + 512];
+	size_t		 i;
+
+	join(path, sizeof(path), datadir, "config/good.yaml");
+	for (i = 0; i < NM_NELEM(cases); i++) {
+		setenv("NM_TEST_SECRET", "s3cret-value", 1);
+		setenv("NM_TEST_ADMIN", "admin-key", 1);
+		setenv("NM_TEST_OPENAI_KEY", "sk-test-openai", 1);
+		unsetenv("NM_TEST_UNSET_KEY");
+		setenv(cases[i].var, cases[i].value, 1);
+		err[0] = '\0';
+		cfg = config_load(path, err, sizeof(err));
+		CHECK(cfg == NULL);
+		fits(snprintf(want, sizeof(want), "%s:%u: %s", path,
+		    cases[i].line, cases[i].msg), sizeof(want));
+		CHECK(strncmp(err, want, strlen(want)) == 0);
+		if (strncmp(err, want, strlen(want)) != 0)
+			fprintf(stderr, "got: %s\n", err);
+		/* Not a byte of the value. */
+		CHECK(strstr(err, "s3cret") == NULL);
+		CHECK(strstr(err, "sk-") == NULL);
+		CHECK(strstr(err, "Injected") == NULL);
+		CHECK(strchr(err, '\n') == NULL && strchr(err, '\r') == NULL);
+		config_free(cfg);
+	}
+
+	/* The default variable, not named in the file: the top of the file. */
+	setenv("NEXTMODEL_SECRET", "abc\n", 1);
+	unsetenv("NEXTMODEL_ADMIN_KEY");
+	cfg = load_doc("workers: 1\n", err, sizeof(err));
+	CHECK(cfg == NULL);
+	CHECK(strstr(err, ".yaml:1: secret_env: the environment variable "
+	    "NEXTMODEL_SECRET holds a control character") != NULL);
+	config_free(cfg);
+	/* Printable text with spaces and non-ASCII is still a secret. */
+	setenv("NEXTMODEL_SECRET", "a b \xc3\xa9 ~", 1);
+	cfg = load_doc("workers: 1\n", err, sizeof(err));
+	CHECK(cfg != NULL);
+	config_free(cfg);
+	unsetenv("NEXTMODEL_SECRET");
+	unsetenv("NM_TEST_SECRET");
+	unsetenv("NM_TEST_ADMIN");
+	unsetenv("NM_TEST_OPENAI_KEY");
+	unsetenv("NM_TEST_UNSET_KEY");
+}
+
 /* dialect: given, or guessed from the host of base_url. */
 static void
 test_dialects(void)
@@ -640,6 +745,59 @@ test_dialects(void)
 		CHECK_STR(config_dialect_name(names[i].dialect), names[i].name);
 }
 
+/*
+ * redis: what the check lets through is what the Redis module can use,
+ * ?db=N on TCP included (doc/redis-keys.md shows it).
+ */
+static void
+test_redis_urls(void)
+{
+	static const struct {
+		const char	*url;
+		const char	*msg;	/* NULL: accepted */
+	} cases[] = {
+		{ "redis://127.0.0.1:6379?db=0", NULL },
+		{ "redis://127.0.0.1:6379/?db=3", NULL },
+		{ "redis://127.0.0.1:6379/2", NULL },
+		{ "redis://:hunter2@h", NULL },
+		{ "unix:///run/redis.sock?db=1", NULL },
+		{ "redis://127.0.0.1:6379/0?db=1", "database given twice "
+		    "(/N and ?db=N)" },
+		{ "redis://h:99999", "bad port" },
+		{ "redis://h/x", "bad database number" },
+		{ "redis://h?database=1", "bad query (only ?db=N)" },
+		{ "unix:///p?db=-1", "bad query (only ?db=N)" },
+		{ "redis://:hunter2%zz@h", "bad user or password encoding" },
+		{ "redis://[::1", "unterminated [IPv6] host" },
+	};
+	struct config	*cfg;
+	char		 doc[256], want[300], err[PATH_MAX + 512], *colon;
+	size_t		 i;
+
+	for (i = 0; i < NM_NELEM(cases); i++) {
+		fits(snprintf(doc, sizeof(doc), "redis: \"%s\"\n",
+		    cases[i].url), sizeof(doc));
+		cfg = load_doc(doc, err, sizeof(err));
+		if (cases[i].msg == NULL) {
+			CHECK(cfg != NULL);
+			CHECK_STR(err, "");
+			if (cfg != NULL)
+				CHECK_STR(cfg->redis_url, cases[i].url);
+		} else {
+			CHECK(cfg == NULL);
+			fits(snprintf(want, sizeof(want), "1: redis: %s "
+			    "(expected redis://HOST[:PORT][/DB] or "
+			    "unix:///PATH[?db=N])", cases[i].msg), sizeof(want));
+			colon = strstr(err, ".yaml:");
+			CHECK(colon != NULL);
+			if (colon != NULL)
+				CHECK_STR(colon + 6, want);
+			CHECK(strstr(err, "hunter2") == NULL);
+		}
+		config_free(cfg);
+	}
+}
+
 /* Keys that allow it can be left empty or "~". */
 static void
 test_null_values(void)
@@ -690,6 +848,13 @@ main(void)
 		return (1);
 	}
 
+	fits(snprintf(tmpdir, sizeof(tmpdir), "/tmp/nm-test-config.XXXXXX"),
+	    sizeof(tmpdir));
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return (1);
+	}
+
 	test_bad_configs();
 	test_bad_catalogs();
 	test_good_catalog();
@@ -698,6 +863,13 @@ main(void)
 	test_good_config();
 	test_null_values();
 	test_dialects();
+	test_redis_urls();
+	test_env_secret_controls();
+
+	fits(snprintf(tmp, sizeof(tmp), "%s/nextmodel.yaml", tmpdir),
+	    sizeof(tmp));
+	unlink(tmp);
+	rmdir(tmpdir);
 
 	config_free(NULL);
 	catalog_free(NULL);

@@ -17,6 +17,7 @@
 #include "providers/provider.h"
 #include "providers/gemini.h"
 #include "unit.h"
+#include "many.h"
 
 static char	datadir[PATH_MAX];
 
@@ -273,6 +274,16 @@ static const struct enc_inline_case {
 	  NULL, 400, "messages[0].content[0].image_url", "invalid_value" },
 	{ "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
 	  "\"image_url\",\"image_url\":{\"url\":\"data:image/png,rawbytes\"}}]}]}",
+	  NULL, 400, "messages[0].content[0].image_url", "invalid_value" },
+	/* A NUL in base64 data (as \u0000) is no base64 character. */
+	{ "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+	  "\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AA\\u0000AA==\"}}]}]}",
+	  NULL, 400, "messages[0].content[0].image_url", "invalid_value" },
+	{ "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+	  "\"file\",\"file\":{\"file_data\":\"data:application/pdf;base64,\\u0000\"}}]}]}",
+	  NULL, 400, "messages[0].content[0]", "invalid_value" },
+	{ "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+	  "\"image_url\",\"image_url\":{\"url\":\"data:image/png\\u0000x;base64,AA==\"}}]}]}",
 	  NULL, 400, "messages[0].content[0].image_url", "invalid_value" },
 	{ "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
 	  "\"file\",\"file\":{\"file_id\":\"file-1\"}}]}]}",
@@ -976,6 +987,47 @@ test_embeddings(void)
 	}
 }
 
+/* Absurd token counts are dropped before they are added up. */
+static const struct many_usage usage_cases[] = {
+	{ "{\"promptTokenCount\":9223372036854775807,\"toolUsePromptTokenCount\":"
+	    "9223372036854775807,\"candidatesTokenCount\":1}", 0, 0, 0, 0 },
+	{ "{\"promptTokenCount\":1,\"candidatesTokenCount\":9223372036854775807,"
+	    "\"thoughtsTokenCount\":9223372036854775807}", 0, 0, 0, 0 },
+	{ "{\"promptTokenCount\":1,\"candidatesTokenCount\":1,"
+	    "\"totalTokenCount\":1000000000001}", 0, 0, 0, 0 },
+	{ "{\"promptTokenCount\":1000000000000,\"toolUsePromptTokenCount\":"
+	    "1000000000000,\"candidatesTokenCount\":1000000000000,"
+	    "\"thoughtsTokenCount\":1000000000000,\"totalTokenCount\":1}", 1,
+	    2000000000000LL, 2000000000000LL, 4000000000000LL },
+	{ "{\"promptTokenCount\":3,\"candidatesTokenCount\":4}", 1, 3, 4, 7 },
+};
+
+/* Base64 checks: either alphabet and padding, nothing else, no NUL. */
+static void
+test_b64_chars(void)
+{
+	static const struct {
+		const char	*s;
+		size_t		 n;
+		int		 ok;
+	} cases[] = {
+		{ "QUJD", 4, 1 }, { "a-_b+/==", 8, 1 }, { "", 0, 0 },
+		{ "AB\0C", 4, 0 }, { "\0", 1, 0 }, { "AB C", 4, 0 },
+		{ "AB\nC", 4, 0 }, { "AB\xc3\xa9", 4, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < NM_NELEM(cases); i++)
+		CHECK(gemini_b64_chars(cases[i].s, cases[i].n) == cases[i].ok);
+}
+
+/* A context for the size tests. */
+static void
+size_ctx(struct prov_ctx *ctx)
+{
+	ctx_init(ctx, 0, 0);
+}
+
 int
 main(void)
 {
@@ -1002,6 +1054,14 @@ main(void)
 	CHECK(ctx.state == NULL);
 
 	test_encode_files();
+	test_b64_chars();
+	many_test_limits(&provider_gemini, size_ctx, model_id);
+	many_test_usage(&provider_gemini, size_ctx, "{\"candidates\":[{"
+	    "\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"a\"}]},"
+	    "\"finishReason\":\"STOP\"}],\"usageMetadata\":%s}", usage_cases,
+	    NM_NELEM(usage_cases));
+	many_test_linear(&provider_gemini, size_ctx, model_id,
+	    "\"functionCall\"", "\"functionResponse\"");
 	test_encode_inline();
 	test_encode_url();
 	test_schema();

@@ -18,6 +18,7 @@
 #include "sse.h"
 #include "providers/provider.h"
 #include "unit.h"
+#include "many.h"
 
 static char datadir[PATH_MAX];
 
@@ -627,6 +628,31 @@ test_errors(void)
 	}
 }
 
+/* Absurd token counts are dropped before they are added up. */
+static const struct many_usage usage_cases[] = {
+	{ "{\"prompt_tokens\":9223372036854775807,\"completion_tokens\":9223372036854775807}",
+	    0, 0, 0, 0 },
+	{ "{\"prompt_tokens\":1000000000001,\"completion_tokens\":1}",
+	    0, 0, 0, 0 },
+	{ "{\"prompt_tokens\":5,\"completion_tokens\":2,\"prompt_tokens_"
+	    "details\":{\"cached_tokens\":9223372036854775807}}", 0, 0, 0, 0 },
+	{ "{\"prompt_tokens\":5,\"completion_tokens\":-2}", 0, 0, 0, 0 },
+	{ "{\"prompt_tokens\":1000000000000,\"completion_tokens\":"
+	    "1000000000000}", 1, 1000000000000LL, 1000000000000LL,
+	    2000000000000LL },
+	{ "{\"prompt_tokens\":5,\"completion_tokens\":2}", 1, 5, 2, 7 },
+};
+
+/* A context for the size tests: a plain OpenAI source (static: ctx points into it). */
+static void
+size_ctx(struct prov_ctx *ctx)
+{
+	static struct fixture fx;
+
+	setup(&fx, DIALECT_OPENAI, "gpt-x-up", 0, 0, 1);
+	*ctx = fx.ctx;
+}
+
 int
 main(void)
 {
@@ -637,6 +663,14 @@ main(void)
 	snprintf(datadir, sizeof(datadir), "%s/test/unit/data/openai", src);
 
 	test_encode();
+	many_test_limits(&provider_openai, size_ctx, "client-model");
+	many_test_usage(&provider_openai, size_ctx, "{\"id\":\"x\",\"object\":"
+	    "\"chat.completion\",\"model\":\"up\",\"choices\":[{\"index\":0,"
+	    "\"message\":{\"role\":\"assistant\",\"content\":\"a\"},"
+	    "\"finish_reason\":\"stop\"}],\"usage\":%s}", usage_cases,
+	    NM_NELEM(usage_cases));
+	many_test_linear(&provider_openai, size_ctx, "client-model",
+	    "\"arguments\"", "\"tool_call_id\"");
 	test_asked_usage();
 	test_decode();
 	test_decode_mismatch();
