@@ -43,22 +43,24 @@ test('redis URL with ?db=N', async (t) => {
 });
 
 test('size limits of a chat request', async (t) => {
-	const env = await h.startEnv({ workers: 1 });
+	/* A context window that holds 10000 messages: the limits answer, not it. */
+	const big = Object.assign(h.defaultModel(), { id: 'mock-big', context_window: 100000000 });
+	const env = await h.startEnv({ workers: 1, extraModels: [big] });
 	t.after(() => env.stop());
 	const before = env.workers();
 	const cases = [
 		{ what: 'messages', param: 'messages', body: {
-			model: 'mock-gpt',
+			model: 'mock-big',
 			messages: Array.from({ length: 10001 }, (_, i) => ({ role: 'user', content: 'm' + i })),
 		} },
 		{ what: 'tool calls', param: 'messages', body: {
-			model: 'mock-gpt',
+			model: 'mock-big',
 			messages: [{ role: 'user', content: 'go' }, { role: 'assistant', tool_calls:
 			    Array.from({ length: 10001 }, (_, i) => ({ id: 'c' + i, type: 'function',
 			    function: { name: 'f', arguments: '{}' } })) }],
 		} },
 		{ what: 'tools', param: 'tools', body: {
-			model: 'mock-gpt',
+			model: 'mock-big',
 			messages: [{ role: 'user', content: 'go' }],
 			tools: Array.from({ length: 1025 }, (_, i) => ({ type: 'function',
 			    function: { name: 'f' + i } })),
@@ -74,7 +76,7 @@ test('size limits of a chat request', async (t) => {
 		assert.match(err.message, new RegExp('too many ' + c.what), c.what);
 	}
 	/* At the limit the request goes through. */
-	const ok = await env.chat(JSON.stringify({ model: 'mock-gpt', messages:
+	const ok = await env.chat(JSON.stringify({ model: 'mock-big', messages:
 	    Array.from({ length: 10000 }, (_, i) => ({ role: 'user', content: 'm' + i })) }));
 	assert.equal(ok.status, 200, ok.text);
 	assert.deepEqual(env.workers(), before, 'a worker was replaced');
