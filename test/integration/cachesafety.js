@@ -26,6 +26,19 @@ const PUBLIC = process.env.NM_CACHESAFETY_DATA ||
     path.join(SRCDIR, '..', 'shared', 'data', 'cachesafety');
 const HAVE_PUBLIC = fs.existsSync(path.join(PUBLIC, 'promptset_v3.json'));
 
+/*
+ * What the dataset shows the gateway gets wrong today (doc/cachesafety.md,
+ * "Findings"): a streamed answer is never stored, so a stream followed by the
+ * same request misses; key order inside a JSON schema's properties is sorted
+ * away, though structured outputs are written in that order.  Whoever fixes
+ * one empties its list here.
+ */
+const STREAM_NOT_STORED = ['cs-stream-02', 'cs-stream-05'];
+const SCHEMA_ORDER_BAD = ['cs-rf-order-01'];
+/* Whitespace inside message text that changes the answer: canonical bad hits. */
+const CANONICAL_BAD = ['cs-wsin-01', 'cs-wsin-02', 'cs-wsin-03', 'cs-wsin-04',
+    'cs-wsin-05', 'cs-wsin-06'];
+
 /* The text of the last user message of a chat body. */
 function lastUser(body) {
 	let t = '';
@@ -163,37 +176,54 @@ test('bench cache-safety', async (t) => {
 		return { status: r.status, headers: r.headers, text: r.text };
 	};
 	try {
-		await t.test('our dataset: 50 cases and more, each documented', () => {
-			assert.ok(cases.length >= 50, String(cases.length));
+		await t.test('our dataset: 150 cases and more, each documented', () => {
+			assert.ok(cases.length >= 150, String(cases.length));
 			const ids = new Set();
 			for (const c of cases) {
 				assert.ok(!ids.has(c.id), 'duplicate id ' + c.id);
 				ids.add(c.id);
 				assert.ok(typeof c.notes === 'string' && c.notes.length > 5, c.id);
 				assert.ok(c.old_request && c.new_request, c.id);
+				/* Every request carries its case id: no two cases share one. */
+				for (const r of [c.old_request, c.new_request])
+					assert.ok(JSON.stringify(r).includes('[' + c.id + ']'), c.id);
 			}
+			const n = (f) => cases.filter(f).length;
+			assert.equal(n((c) => c.expect === 'hit'), 63);
+			assert.equal(n((c) => c.expect === 'miss'), 105);
+			assert.equal(n((c) => c.category === 'semantic_trap'), 20);
 		});
 
-		await t.test('the gateway\'s exact cache: every expected hit, no trap', async () => {
+		await t.test('the gateway\'s exact cache: every expected hit but the findings, no trap', async () => {
 			const r = await bench(['--url', env.url, '--dataset', DATASET,
 			    '--format', 'json', '--concurrency', '4']);
 			assert.equal(r.code, 0, r.stderr + r.stdout);
 			const j = JSON.parse(r.stdout);
 			assert.equal(j.total_pairs, cases.length);
 			assert.equal(j.errors, 0, JSON.stringify(j.failures));
-			/* It hits exactly the cases made to hit (same request in canonical form). */
-			const want = cases.filter((c) => c.expect === 'hit').map((c) => c.id).sort();
+			/*
+			 * It hits exactly the cases made to hit (same request in canonical
+			 * form), but for the findings above; no trap.
+			 */
+			const want = cases.filter((c) => c.expect === 'hit' &&
+			    !STREAM_NOT_STORED.includes(c.id)).map((c) => c.id)
+			    .concat(SCHEMA_ORDER_BAD).sort();
 			const hit = j.cases.filter((c) => c.layer !== 'miss').map((c) => c.id).sort();
 			assert.deepEqual(hit, want);
 			assert.equal(j.hits, want.length);
-			assert.equal(j.bad_hit_rate, 0);
+			assert.equal(j.bad_hits, SCHEMA_ORDER_BAD.length);
+			assert.equal(j.missed_hits, STREAM_NOT_STORED.length);
 			assert.equal(j.semantic_trap_failure_rate, 0);
-			assert.deepEqual(j.failures, []);
+			assert.deepEqual(j.failures.map((f) => f.id + ' ' + f.outcome).sort(),
+			    STREAM_NOT_STORED.map((id) => id + ' missed_hit').concat(
+			    SCHEMA_ORDER_BAD.map((id) => id + ' bad_hit')).sort());
 			assert.ok(j.cases.every((c) => c.layer === 'miss' ? c.serve_mode === 'fresh' :
 			    c.serve_mode === 'exact_cache'), JSON.stringify(j.cases));
 			/* The figures doc/cachesafety.md publishes for exact mode. */
-			assert.equal(j.safe_hit_rate, 0.2745);
-			assert.equal(j.cost_saved_per_1k_requests_usd, '0.578431373');
+			assert.equal(j.hits, 62);
+			assert.equal(j.safe_hit_rate, 0.2961);		/* 61/206 */
+			assert.equal(j.bad_hit_rate, 0.0049);		/* 1/206 */
+			assert.equal(j.cost_saved_per_1k_requests_usd, '0.599514563');
 		});
 
 		await t.test('the canonical layer: the figures doc/cachesafety.md publishes', async () => {
@@ -207,14 +237,19 @@ test('bench cache-safety', async (t) => {
 				    '--url', e2.url, '--dataset', DATASET, '--format', 'json']);
 				assert.equal(r.code, 0, r.stderr + r.stdout);
 				const j = JSON.parse(r.stdout);
-				assert.equal(j.hits, 16);
-				assert.equal(j.safe_hit_rate, 0.3137);
-				assert.equal(j.bad_hit_rate, 0);
-				assert.equal(j.semantic_trap_failure_rate, 0);
-				assert.equal(j.cost_saved_per_1k_requests_usd, '0.656862745');
+				assert.equal(j.hits, 77);
+				assert.equal(j.safe_hit_rate, 0.3398);		/* 70/206 */
+				assert.equal(j.bad_hit_rate, 0.034);		/* 7/206 */
+				assert.equal(j.semantic_trap_failure_rate, 0.048);	/* 6/125 */
+				assert.equal(j.cost_saved_per_1k_requests_usd, '0.686893204');
 				const canon = j.cases.filter((c) => c.serve_mode === 'canonical_cache')
 				    .map((c) => c.id).sort();
-				assert.deepEqual(canon, ['cs-ws-01', 'cs-ws-02']);
+				assert.deepEqual(canon, ['cs-same-05', 'cs-same-06', 'cs-same-07',
+				    'cs-same-08', 'cs-same-09', 'cs-same-10', 'cs-same-11', 'cs-ws-01',
+				    'cs-ws-02'].concat(CANONICAL_BAD).sort());
+				assert.deepEqual(j.failures.filter((f) => f.outcome === 'bad_hit')
+				    .map((f) => f.id).sort(), CANONICAL_BAD.concat(SCHEMA_ORDER_BAD).sort());
+				assert.deepEqual(j.trap_failures_by_category, { whitespace: 6 });
 			} finally {
 				await e2.stop();
 			}
@@ -245,14 +280,18 @@ test('bench cache-safety', async (t) => {
 				assert.deepEqual(j.failures.filter((f) => f.outcome === 'bad_hit')
 				    .map((f) => f.id), e.badIds);
 				/* Pinned by hand from test/cachesafety/README.md. */
-				assert.deepEqual(e.badIds, ['cs-bigint-01', 'cs-seed-01', 'cs-temp-01',
-				    'cs-temp-02', 'cs-topp-01', 'cs-pres-01', 'cs-maxtok-01', 'cs-stop-01',
-				    'cs-logit-01', 'cs-sys-01', 'cs-sys-02', 'cs-name-01', 'cs-tools-01',
-				    'cs-tools-02', 'cs-tools-03', 'cs-rf-01', 'cs-model-01']);
-				assert.equal(j.safe_hits, 14);
-				assert.equal(j.semantic_traps, 32);
-				assert.equal(j.semantic_trap_failure_rate, 0.5312);	/* 17/32, to even */
-				assert.equal(j.cache_layer_contribution.exact, 31);
+				assert.equal(e.badIds.length, 75);
+				assert.deepEqual(e.badIds.slice(0, 17), ['cs-bigint-01', 'cs-seed-01',
+				    'cs-temp-01', 'cs-temp-02', 'cs-topp-01', 'cs-pres-01', 'cs-maxtok-01',
+				    'cs-stop-01', 'cs-logit-01', 'cs-sys-01', 'cs-sys-02', 'cs-name-01',
+				    'cs-tools-01', 'cs-tools-02', 'cs-tools-03', 'cs-rf-01', 'cs-model-01']);
+				for (const id of ['cs-seed-02', 'cs-seed-04', 'cs-temp-03', 'cs-topp-02',
+				    'cs-n-01', 'cs-reason-01', 'cs-ptc-01', 'cs-rf-order-01'])
+					assert.ok(e.badIds.includes(id), id);
+				assert.equal(j.safe_hits, 64);
+				assert.equal(j.semantic_traps, 125);
+				assert.equal(j.semantic_trap_failure_rate, 0.592);	/* 74/125 */
+				assert.equal(j.cache_layer_contribution.exact, 139);
 				/* One source call per distinct key: 2 per miss, 1 per hit. */
 				assert.equal(proxy.calls(), 2 * cases.length - hits.size);
 			} finally {
@@ -263,9 +302,9 @@ test('bench cache-safety', async (t) => {
 			try {
 				const tx = await bench(['--url', proxy2.url, '--dataset', DATASET]);
 				assert.equal(tx.code, 0, tx.stderr);
-				assert.match(tx.stdout, /bad hit rate\s+0\.3333 \(17\/51\)/);
+				assert.match(tx.stdout, /bad hit rate\s+0\.3641 \(75\/206\)/);
 				assert.match(tx.stdout, /cs-model-01  model  bad_hit: a trap was served from the exact layer/);
-				assert.match(tx.stdout, /failed traps by category\s+number 1, sampling 8, system 2, messages 1, tools 3, format 1, model 1\n/);
+				assert.match(tx.stdout, /failed traps by category\s+number 4, sampling 27, system 7, messages 9, tools 15, format 6, model 2, whitespace 4\n/);
 			} finally {
 				await proxy2.close();
 			}
