@@ -4,7 +4,9 @@
  * Canonical JSON for cache keys, over the tokens of json.c.  Numbers are
  * normalised on their digits (sign, significant digits, power of ten), so
  * no precision is lost and no absurd exponent makes us allocate; strings
- * are compared on their unescaped bytes; members are sorted by key.
+ * are compared on their unescaped bytes; members are sorted by key, except
+ * in an object named "properties" (a JSON Schema's: its order can change
+ * a structured answer).
  */
 
 #include <stdarg.h>
@@ -24,7 +26,8 @@ enum canon_where {
 	CW_MESSAGE,		/* one message object */
 	CW_PARTS,		/* a message's content array */
 	CW_PART,		/* one content part */
-	CW_TEXT			/* message text: whitespace collapsed */
+	CW_TEXT,		/* message text: whitespace collapsed */
+	CW_ORDERED		/* a JSON Schema's "properties": order kept */
 };
 
 /* Top-level request members that cannot change the answer. */
@@ -359,6 +362,13 @@ canon_member_where(struct canon_ctx *c, int obj, enum canon_where w,
 	static const char *const text_type[] = { "text" };
 	enum json_type	t = json_type(c->j, m->val);
 
+	/*
+	 * A schema's properties are written in their order, and a model
+	 * writes structured output in that order (reasoning before the
+	 * verdict or after it): their order can change the answer.
+	 */
+	if (canon_key_is(m, "properties") && t == JSON_OBJECT)
+		return CW_ORDERED;
 	if (c->mode != CANON_TEXT)
 		return CW_ANY;
 	switch (w) {
@@ -425,7 +435,8 @@ canon_object(struct canon_ctx *c, int obj, enum canon_where w, int depth)
 		m[k].keylen = n;
 		i = json_skip(c->j, i + 1);
 	}
-	qsort(m, count, sizeof(*m), canon_member_cmp);
+	if (w != CW_ORDERED)
+		qsort(m, count, sizeof(*m), canon_member_cmp);
 	if (buf_appendc(c->out, '{') == -1)
 		goto big;
 	for (k = 0; k < count; k++) {

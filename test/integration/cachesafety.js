@@ -27,14 +27,13 @@ const PUBLIC = process.env.NM_CACHESAFETY_DATA ||
 const HAVE_PUBLIC = fs.existsSync(path.join(PUBLIC, 'promptset_v3.json'));
 
 /*
- * What the dataset shows the gateway gets wrong today (doc/cachesafety.md,
- * "Findings"): a streamed answer is never stored, so a stream followed by the
- * same request misses; key order inside a JSON schema's properties is sorted
- * away, though structured outputs are written in that order.  Whoever fixes
- * one empties its list here.
+ * What the dataset showed the gateway getting wrong (doc/cachesafety.md,
+ * "Findings"), both fixed: a streamed answer was never stored; key order
+ * inside a JSON schema's properties was sorted away.  A regression puts
+ * case ids back in these lists.
  */
-const STREAM_NOT_STORED = ['cs-stream-02', 'cs-stream-05'];
-const SCHEMA_ORDER_BAD = ['cs-rf-order-01'];
+const STREAM_NOT_STORED = [];
+const SCHEMA_ORDER_BAD = [];
 /* Whitespace inside message text that changes the answer: canonical bad hits. */
 const CANONICAL_BAD = ['cs-wsin-01', 'cs-wsin-02', 'cs-wsin-03', 'cs-wsin-04',
     'cs-wsin-05', 'cs-wsin-06'];
@@ -220,10 +219,10 @@ test('bench cache-safety', async (t) => {
 			assert.ok(j.cases.every((c) => c.layer === 'miss' ? c.serve_mode === 'fresh' :
 			    c.serve_mode === 'exact_cache'), JSON.stringify(j.cases));
 			/* The figures doc/cachesafety.md publishes for exact mode. */
-			assert.equal(j.hits, 62);
-			assert.equal(j.safe_hit_rate, 0.2961);		/* 61/206 */
-			assert.equal(j.bad_hit_rate, 0.0049);		/* 1/206 */
-			assert.equal(j.cost_saved_per_1k_requests_usd, '0.599514563');
+			assert.equal(j.hits, 63);
+			assert.equal(j.safe_hit_rate, 0.3058);		/* 63/206 */
+			assert.equal(j.bad_hit_rate, 0);
+			assert.equal(j.cost_saved_per_1k_requests_usd, '0.618932039');
 		});
 
 		await t.test('the canonical layer: the figures doc/cachesafety.md publishes', async () => {
@@ -237,11 +236,11 @@ test('bench cache-safety', async (t) => {
 				    '--url', e2.url, '--dataset', DATASET, '--format', 'json']);
 				assert.equal(r.code, 0, r.stderr + r.stdout);
 				const j = JSON.parse(r.stdout);
-				assert.equal(j.hits, 77);
-				assert.equal(j.safe_hit_rate, 0.3398);		/* 70/206 */
-				assert.equal(j.bad_hit_rate, 0.034);		/* 7/206 */
+				assert.equal(j.hits, 78);
+				assert.equal(j.safe_hit_rate, 0.3495);		/* 72/206 */
+				assert.equal(j.bad_hit_rate, 0.0291);		/* 6/206 */
 				assert.equal(j.semantic_trap_failure_rate, 0.048);	/* 6/125 */
-				assert.equal(j.cost_saved_per_1k_requests_usd, '0.686893204');
+				assert.equal(j.cost_saved_per_1k_requests_usd, '0.70631068');
 				const canon = j.cases.filter((c) => c.serve_mode === 'canonical_cache')
 				    .map((c) => c.id).sort();
 				assert.deepEqual(canon, ['cs-same-05', 'cs-same-06', 'cs-same-07',
