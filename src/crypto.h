@@ -15,6 +15,8 @@
 void	crypto_sha256(const void *, size_t, unsigned char out[CRYPTO_SHA256_LEN]);
 /* out gets 64 lowercase hex digits and a NUL. */
 void	crypto_sha256_hex(const void *, size_t, char out[CRYPTO_SHA256_HEXLEN + 1]);
+/* SHA-1 as 40 hex digits and a NUL (Redis script names; not for security). */
+void	crypto_sha1_hex(const void *, size_t, char out[41]);
 void	crypto_hmac_sha256(const void *key, size_t keylen, const void *, size_t,
 	    unsigned char out[CRYPTO_SHA256_LEN]);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */

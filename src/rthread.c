@@ -19,6 +19,7 @@
 
 #include "nextmodel.h"
 #include "config.h"
+#include "crypto.h"
 #include "log.h"
 #include "metrics.h"
 #include "redis.h"
@@ -51,6 +52,53 @@ struct rthread {
 	int64_t			 last_ms;	/* last exchange with Redis */
 	int			 spool_dirty;	/* records may wait */
 };
+
+#define MAX_SCRIPTS	16
+
+/* Lua scripts loaded on NOSCRIPT: static texts, registered at start. */
+static pthread_mutex_t scripts_mu = PTHREAD_MUTEX_INITIALIZER;
+static const char *scripts[MAX_SCRIPTS];
+static int nscripts;
+
+/* Register a script; sha gets its name. */
+int
+rthread_script(const char *lua, char sha[41])
+{
+	int i, rc = 0;
+
+	crypto_sha1_hex(lua, strlen(lua), sha);
+	pthread_mutex_lock(&scripts_mu);
+	for (i = 0; i < nscripts && scripts[i] != lua; i++)
+		;
+	if (i == nscripts) {
+		if (nscripts < MAX_SCRIPTS)
+			scripts[nscripts++] = lua;
+		else
+			rc = -1;
+	}
+	pthread_mutex_unlock(&scripts_mu);
+	return rc;
+}
+
+/* SCRIPT LOAD every registered script: 0 or -1. */
+static int
+load_scripts(struct rthread *rt)
+{
+	redisReply *rep;
+	int i, n, rc = 0;
+
+	pthread_mutex_lock(&scripts_mu);
+	n = nscripts;
+	pthread_mutex_unlock(&scripts_mu);
+	for (i = 0; i < n && rc == 0; i++) {
+		if ((rep = redis_command(rt->redis, "SCRIPT LOAD %s",
+		    scripts[i])) == NULL || rep->type == REDIS_REPLY_ERROR)
+			rc = -1;
+		if (rep != NULL)
+			freeReplyObject(rep);
+	}
+	return rc;
+}
 
 /* A new empty job. */
 struct rjob *
@@ -94,11 +142,38 @@ rjob_cmd(struct rjob *j, int argc, const char **argv, const size_t *lens)
 		return -1;
 	if ((len = redisFormatCommandArgv(&cmd, argc, argv, lens)) < 0)
 		return -1;
+	j->off[j->ncmds] = j->cmds.len;
 	rc = buf_append(&j->cmds, cmd, (size_t)len);
 	redisFreeCommand(cmd);
 	if (rc == 0)
-		j->ncmds++;
+		j->off[++j->ncmds] = j->cmds.len;
 	return rc;
+}
+
+/* EVALSHA sha nkeys args... */
+int
+rjob_evalsha(struct rjob *j, const char *sha, int nkeys, int nargs,
+    const char **args, const size_t *lens)
+{
+	const char *argv[64];
+	size_t alen[64];
+	char nk[16];
+	int i;
+
+	if (nargs < 0 || nargs > 61 || nkeys > nargs)
+		return -1;
+	snprintf(nk, sizeof(nk), "%d", nkeys);
+	argv[0] = "EVALSHA";
+	alen[0] = 7;
+	argv[1] = sha;
+	alen[1] = strlen(sha);
+	argv[2] = nk;
+	alen[2] = strlen(nk);
+	for (i = 0; i < nargs; i++) {
+		argv[3 + i] = args[i];
+		alen[3 + i] = lens != NULL ? lens[i] : strlen(args[i]);
+	}
+	return rjob_cmd(j, 3 + nargs, argv, alen);
 }
 
 /* Attach a copy of a receipt line. */
@@ -159,6 +234,44 @@ receipt_cmds(const struct rthread *rt, const char *line, size_t len,
 	rc |= buf_append(out, cmd, (size_t)n);
 	redisFreeCommand(cmd);
 	return rc ? -1 : 0;
+}
+
+/* 1 if a reply says the script is not loaded. */
+static int
+noscript(const redisReply *r)
+{
+	return r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+/*
+ * Scripts are not loaded (a new or restarted Redis, SCRIPT FLUSH, a
+ * failover): load them and run again each command that said NOSCRIPT.  It
+ * did not run, so running it again is safe.
+ */
+static void
+retry_noscript(struct rthread *rt, struct rjob **jobs, int n)
+{
+	redisReply *rep;
+	int i, k, loaded = 0;
+
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < jobs[i]->ncmds; k++) {
+			if (!noscript(jobs[i]->reply[k]))
+				continue;
+			if (!loaded && (loaded = load_scripts(rt) == 0 ? 1 : -1) < 0)
+				log_warnx("cannot load the Lua scripts: %s",
+				    redis_errstr(rt->redis));
+			if (loaded < 0)
+				return;
+			if (redis_exec_formatted(rt->redis, jobs[i]->cmds.data +
+			    jobs[i]->off[k], jobs[i]->off[k + 1] - jobs[i]->off[k],
+			    1, &rep) != 0)
+				return;
+			freeReplyObject(jobs[i]->reply[k]);
+			jobs[i]->reply[k] = rep;
+		}
+	}
 }
 
 /* Redis failed: back off before the next dial. */
@@ -261,6 +374,7 @@ run_pipeline(struct rthread *rt, struct rjob **jobs, int n, int64_t now)
 		}
 	}
 	metrics_count(rt->metrics, MC_RECEIPTS_STORED, (unsigned long long)nrc);
+	retry_noscript(rt, jobs, n);
 	goto out;
 fail:
 	for (i = 0; i < n; i++) {

@@ -34,6 +34,7 @@ struct rjob {
 	struct rjob	*next;
 	struct buf	 cmds;			/* RESP, back to back */
 	int		 ncmds;
+	size_t		 off[RJOB_MAX_CMDS + 1];	/* where each command starts */
 	redisReply	*reply[RJOB_MAX_CMDS];
 	int		 failed;		/* Redis unreachable: no replies */
 	char		*receipt;		/* a signed line to store, or NULL */
@@ -53,6 +54,18 @@ void		 rjob_free(struct rjob *);
 /* Add a command (argv; lens may be NULL for C strings): 0 or -1. */
 int		 rjob_cmd(struct rjob *, int argc, const char **argv,
 		    const size_t *lens);
+/*
+ * Add EVALSHA of a registered script (rthread_script) with its keys and
+ * arguments; on NOSCRIPT the thread loads every registered script and runs
+ * the command again.  0 or -1.
+ */
+int		 rjob_evalsha(struct rjob *, const char *sha, int nkeys,
+		    int nargs, const char **args, const size_t *lens);
+/*
+ * Register a Lua script (static text) for every worker's Redis thread;
+ * sha gets its SHA-1 name.  0 or -1 (too many scripts).
+ */
+int		 rthread_script(const char *lua, char sha[41]);
 /* Attach a copy of a signed receipt line: 0 or -1. */
 int		 rjob_receipt(struct rjob *, const char *line, size_t len);
 

@@ -269,5 +269,15 @@ if [ -x "${NM_BUILDDIR:-.}/test-authcache" ]; then
 	[ "$rc" -eq 0 ] || cat "$tmp/authcache.out"
 fi
 
+# --- the worker's Redis thread, on this Redis (database 2) -------------------
+ok "test-rthread is built" [ -x "${NM_BUILDDIR:-.}/test-rthread" ]
+if [ -x "${NM_BUILDDIR:-.}/test-rthread" ]; then
+	NM_REDIS_URL="redis://:$pw@127.0.0.1:$port/2" \
+	    "${NM_BUILDDIR:-.}/test-rthread" >"$tmp/rthread.out" 2>&1
+	rc=$?
+	ok "test-rthread against this Redis" [ "$rc" -eq 0 ]
+	[ "$rc" -eq 0 ] || cat "$tmp/rthread.out"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
