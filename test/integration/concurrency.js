@@ -89,7 +89,7 @@ test('concurrency', async (t) => {
 				if (inflight > maxInflight)
 					maxInflight = inflight;
 				streams.push(env.stream(h.chatBody('c ' + i +
-				    ' [[mock:chunk_delay=200]] [[mock:chunks=10]]', { stream: true }), {
+				    ' [[mock:chunk_delay=200]] [[mock:chunks=20]]', { stream: true }), {
 				    agent, timeout: 120000,
 				    onEvent: () => {
 					if (first) {
