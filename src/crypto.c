@@ -2,8 +2,10 @@
  * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
  *
  * The gateway's only use of OpenSSL: SHA-256 for key hashes and cache
- * keys, HMAC-SHA256 for cache entries and receipts, random bytes for ids
- * and secrets, and constant-time comparison and cleansing of secrets.
+ * keys, HMAC-SHA256 for cache entries and receipts, HKDF-SHA256 and
+ * AES-256-GCM for the provider keys projects bring (byok.c), random bytes
+ * for ids, nonces and secrets, and constant-time comparison and cleansing
+ * of secrets.
  */
 
 #include <limits.h>
@@ -12,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include "crypto.h"
@@ -119,4 +122,103 @@ crypto_cleanse(void *p, size_t n)
 {
 	if (p != NULL && n > 0)
 		OPENSSL_cleanse(p, n);
+}
+
+/* HKDF-SHA256 (extract then expand) into out.  0, or -1. */
+int
+crypto_hkdf_sha256(const void *ikm, size_t ikmlen, const void *salt,
+    size_t saltlen, const void *info, size_t infolen, unsigned char *out,
+    size_t outlen)
+{
+	static const unsigned char	 empty[1];
+	EVP_PKEY_CTX			*pctx;
+	size_t				 len = outlen;
+	int				 rc = -1;
+
+	if (ikmlen > INT_MAX || saltlen > INT_MAX || infolen > INT_MAX ||
+	    outlen == 0)
+		return -1;
+	if ((pctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL)) == NULL)
+		return -1;
+	/* OpenSSL wants non-NULL pointers even for empty inputs. */
+	if (EVP_PKEY_derive_init(pctx) == 1 &&
+	    EVP_PKEY_CTX_set_hkdf_md(pctx, EVP_sha256()) == 1 &&
+	    EVP_PKEY_CTX_set1_hkdf_salt(pctx, saltlen ? salt : empty,
+	    (int)saltlen) == 1 &&
+	    EVP_PKEY_CTX_set1_hkdf_key(pctx, ikmlen ? ikm : empty,
+	    (int)ikmlen) == 1 &&
+	    (infolen == 0 || EVP_PKEY_CTX_add1_hkdf_info(pctx, info,
+	    (int)infolen) == 1) &&
+	    EVP_PKEY_derive(pctx, out, &len) == 1 && len == outlen)
+		rc = 0;
+	EVP_PKEY_CTX_free(pctx);
+	if (rc != 0)
+		crypto_cleanse(out, outlen);
+	return rc;
+}
+
+/* One AES-256-GCM pass; enc 1 seals (tag out), 0 opens (tag checked). */
+static int
+gcm(int enc, const unsigned char *key, const unsigned char *nonce,
+    const void *aad, size_t aadlen, const void *in, size_t n,
+    unsigned char *out, unsigned char *tag)
+{
+	EVP_CIPHER_CTX	*ctx;
+	unsigned char	 fin[32];
+	int		 len, rc = -1;
+
+	if (n > INT_MAX || aadlen > INT_MAX)
+		return -1;
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
+		return -1;
+	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL,
+	    enc) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN,
+	    CRYPTO_GCM_NONCELEN, NULL) != 1 ||
+	    EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc) != 1)
+		goto out;
+	if (aadlen > 0 && EVP_CipherUpdate(ctx, NULL, &len, aad,
+	    (int)aadlen) != 1)
+		goto out;
+	if (n > 0 && (EVP_CipherUpdate(ctx, out, &len, in, (int)n) != 1 ||
+	    (size_t)len != n))
+		goto out;
+	if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG,
+	    CRYPTO_GCM_TAGLEN, tag) != 1)
+		goto out;
+	/* GCM writes nothing here; opening, this is where the tag is checked. */
+	if (EVP_CipherFinal_ex(ctx, fin, &len) != 1 || len != 0)
+		goto out;
+	if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG,
+	    CRYPTO_GCM_TAGLEN, tag) != 1)
+		goto out;
+	rc = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	if (rc != 0)
+		crypto_cleanse(out, n);
+	return rc;
+}
+
+/* Encrypt and authenticate; 0 or -1. */
+int
+crypto_aes256gcm_seal(const unsigned char key[CRYPTO_AES256_KEYLEN],
+    const unsigned char nonce[CRYPTO_GCM_NONCELEN], const void *aad,
+    size_t aadlen, const void *in, size_t n, unsigned char *out,
+    unsigned char tag[CRYPTO_GCM_TAGLEN])
+{
+	return gcm(1, key, nonce, aad, aadlen, in, n, out, tag);
+}
+
+/* Check and decrypt; 0, or -1 (wrong key, nonce, aad, or tampered). */
+int
+crypto_aes256gcm_open(const unsigned char key[CRYPTO_AES256_KEYLEN],
+    const unsigned char nonce[CRYPTO_GCM_NONCELEN], const void *aad,
+    size_t aadlen, const void *in, size_t n,
+    const unsigned char tag[CRYPTO_GCM_TAGLEN], unsigned char *out)
+{
+	unsigned char	 t[CRYPTO_GCM_TAGLEN];
+
+	memcpy(t, tag, sizeof(t));
+	return gcm(0, key, nonce, aad, aadlen, in, n, out, t);
 }

@@ -12,7 +12,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "auth.h"
+#include "buf.h"
+#include "json.h"
 #include "crypto.h"
 #include "xmalloc.h"
 #include "ctl.h"
@@ -42,6 +45,45 @@ struct column {
 	const char	*head;
 	void		(*cell)(const struct key_record *, char *, size_t);
 };
+
+/*
+ * Append an admin action to the audit trail; CTL_OK, or CTL_FAIL after a
+ * warning (the action itself was done).  details: a JSON object or NULL.
+ */
+static int
+audit(struct ctl *ctl, const char *action, const char *target,
+    const char *details)
+{
+	char	 actor[129], err[512];
+
+	audit_actor(actor, sizeof(actor));
+	if (audit_append(ctl_redis(ctl), actor, action, target, details, err,
+	    sizeof(err)) != 0) {
+		ctl_warnx("%s %s done, but the audit event was not written: %s",
+		    action, target, err);
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}
+
+/* The audit details of a new key: its labels and limits, never the secret. */
+static int
+create_details(const struct key_record *rec, struct buf *b)
+{
+	int	 e = 0;
+
+	e |= buf_appends(b, "{\"project\":");
+	e |= json_write_cstr(b, rec->project);
+	e |= buf_appends(b, ",\"team\":");
+	e |= rec->team[0] ? json_write_cstr(b, rec->team) :
+	    buf_appends(b, "null");
+	e |= buf_appends(b, ",\"name\":");
+	e |= rec->name[0] ? json_write_cstr(b, rec->name) :
+	    buf_appends(b, "null");
+	e |= buf_appendf(b, ",\"rpm\":%lld,\"tpm\":%lld}",
+	    (long long)rec->rpm, (long long)rec->tpm);
+	return e;
+}
 
 /* nextmodelctl key create: make a key, print it alone on stdout. */
 static int
@@ -110,6 +152,20 @@ key_create(struct ctl *ctl, int argc, char **argv)
 	if (rc == CTL_OK)
 		fprintf(stderr, "created %s for project %s\n", rec.id,
 		    rec.project);
+	{
+		struct buf	 d;
+		int		 arc;
+
+		buf_init(&d, 0);
+		if (create_details(&rec, &d) != 0) {
+			ctl_warnx("out of memory");
+			arc = CTL_FAIL;
+		} else
+			arc = audit(ctl, "key.create", rec.id, d.data);
+		buf_free(&d);
+		if (rc == CTL_OK)
+			rc = arc;
+	}
 	return rc;
 }
 
@@ -349,7 +405,7 @@ key_revoke(struct ctl *ctl, int argc, char **argv)
 	switch (auth_key_revoke(r, argv[optind], err, sizeof(err))) {
 	case 0:
 		fprintf(stderr, "revoked %s\n", argv[optind]);
-		return CTL_OK;
+		return audit(ctl, "key.revoke", argv[optind], NULL);
 	case 1:
 		ctl_warnx("%s: no such key", argv[optind]);
 		return CTL_FAIL;

@@ -42,6 +42,8 @@ struct ctl_group {
 
 /* One per cmd-*.c file. */
 extern const struct ctl_group ctl_group_key;
+extern const struct ctl_group ctl_group_provider_key;
+extern const struct ctl_group ctl_group_audit;
 extern const struct ctl_group ctl_group_policy;
 extern const struct ctl_group ctl_group_models;
 extern const struct ctl_group ctl_group_receipt;

@@ -9,7 +9,8 @@
  * comes back (to this ledger on restart, or to another through
  * XAUTOCLAIM) and the steps already done change nothing the second time.
  * Receipts whose signature fails are set aside in rejected-DAY.jsonl and
- * counted once.  Acknowledged entries are trimmed from the stream.
+ * counted once.  Acknowledged entries are trimmed from the stream.  Each
+ * turn of the loop also files the audit trail (drain-audit.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,6 +53,7 @@ struct ledger {
 	volatile sig_atomic_t		*stop;
 	struct redis			*r;
 	struct ledger_files		*files;
+	struct drain_audit		*audit;
 	char				 sha_record[48], sha_reject[48];
 	int				 ready;		/* group made, scripts loaded */
 	int				 backlog;	/* own pending first */
@@ -688,6 +690,7 @@ ledger_run(const struct ledger_opts *o, volatile sig_atomic_t *stop)
 	timeout = NM_MAX(o->redis_timeout_ms, o->block_ms + 2000);
 	if ((l.r = redis_new(o->redis_url, timeout, err, sizeof(err))) == NULL)
 		fatalx("redis: %s", err);
+	l.audit = drain_audit_new(o, l.files);
 	l.ents = xcalloc((size_t)o->batch, sizeof(*l.ents));
 	l.recs = xcalloc((size_t)o->batch, sizeof(*l.recs));
 	log_info("reading %s as %s of group %s into %s", LEDGER_STREAM,
@@ -703,6 +706,8 @@ ledger_run(const struct ledger_opts *o, volatile sig_atomic_t *stop)
 			forget_consumers(&l);
 		}
 		read_batch(&l);
+		if (!l.down && !*stop)
+			drain_audit_step(l.audit, l.r);
 		if (!l.down && nm_mono_ms() >= l.next_trim) {
 			l.next_trim = nm_mono_ms() + TRIM_EVERY_MS;
 			trim(&l);
@@ -711,6 +716,7 @@ ledger_run(const struct ledger_opts *o, volatile sig_atomic_t *stop)
 	}
 	stats(&l, 1);
 	log_info("stopped");
+	drain_audit_free(l.audit);
 	files_free(l.files);
 	redis_free(l.r);
 	free(l.ents);

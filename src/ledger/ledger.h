@@ -24,6 +24,7 @@ struct ledger_opts {
 	long		 block_ms;		/* XREADGROUP BLOCK */
 	long		 claim_idle_ms;		/* pending this long: a dead consumer's */
 	long		 dedup_ttl_s;		/* life of a receipt's dedup marker */
+	long		 audit_keep_days;	/* filed audit events stay in Redis */
 };
 
 /*
@@ -32,5 +33,16 @@ struct ledger_opts {
  * unusable at start.
  */
 int	ledger_run(const struct ledger_opts *, volatile sig_atomic_t *stop);
+
+/* The audit trail's drain (drain-audit.c), on the ledger's connection. */
+struct ledger_files;
+struct redis;
+struct drain_audit;
+/* A drain writing into files (not owned).  Caller frees. */
+struct drain_audit *drain_audit_new(const struct ledger_opts *,
+	    struct ledger_files *files);
+void	drain_audit_free(struct drain_audit *);	/* NULL does nothing */
+/* Without blocking: file and acknowledge what nm:audit holds for us. */
+void	drain_audit_step(struct drain_audit *, struct redis *);
 
 #endif

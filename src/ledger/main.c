@@ -40,6 +40,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: nextmodel-ledger [-c FILE] [-l LEVEL] [--batch N] "
 	    "[--claim-idle MS] [--dedup-ttl S]\n"
+	    "                        [--audit-keep-days D]\n"
 	    "  -c, --config FILE   main configuration (default %s)\n"
 	    "  -l, --log-level L   error, warn, info or debug\n"
 	    "  --batch N           entries read at a time (default 256)\n"
@@ -47,6 +48,8 @@ usage(FILE *f)
 	    "                      pending this long (default 30000)\n"
 	    "  --dedup-ttl S       how long a receipt id is remembered for the\n"
 	    "                      usage counters (default 604800, 7 days)\n"
+	    "  --audit-keep-days D filed audit events stay in nm:audit this\n"
+	    "                      long, for nextmodelctl audit (default 90)\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version       print the version\n",
 	    config_default_path());
@@ -92,6 +95,7 @@ main(int argc, char **argv)
 		{ "batch",	required_argument,	NULL, 'b' },
 		{ "claim-idle",	required_argument,	NULL, 'i' },
 		{ "dedup-ttl",	required_argument,	NULL, 't' },
+		{ "audit-keep-days", required_argument,	NULL, 'k' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -108,6 +112,7 @@ main(int argc, char **argv)
 	o.block_ms = 1000;
 	o.claim_idle_ms = 30000;
 	o.dedup_ttl_s = 7 * 86400;
+	o.audit_keep_days = 90;
 	while ((ch = getopt_long(argc, argv, "c:l:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -127,6 +132,13 @@ main(int argc, char **argv)
 				    "for --%s: %s\n", ch == 'b' ? "batch" :
 				    ch == 'i' ? "claim-idle" : "dedup-ttl",
 				    optarg);
+				return 2;
+			}
+			break;
+		case 'k':
+			if (number(optarg, 0, 36500, &o.audit_keep_days) != 0) {
+				fprintf(stderr, "nextmodel-ledger: bad number "
+				    "for --audit-keep-days: %s\n", optarg);
 				return 2;
 			}
 			break;
