@@ -13,9 +13,12 @@
 #include "nextmodel.h"
 #include "assemble.h"
 #include "catalog.h"
+#include "byok.h"
 #include "config.h"
+#include "crypto.h"
 #include "log.h"
 #include "request.h"
+#include "rthread.h"
 #include "worker.h"
 
 /* The facts of a chat body. */
@@ -78,6 +81,93 @@ st_decide(struct request *req)
 		return stage_fail(req, 400, "invalid_request_error",
 		    "model_not_supported", "model", "model %s does not support "
 		    "embeddings", m->id);
+	return STAGE_NEXT;
+}
+
+/* The project's own key came back from Redis (Redis thread). */
+static void
+own_key_done(struct rjob *j)
+{
+	struct request *req = j->arg;
+	char key[BYOK_PLAIN_MAX + 1], use[BYOK_PLAIN_MAX + 1], err[160];
+	int rc;
+
+	key[0] = '\0';
+	rc = j->failed ? -1 : byok_reply(&req->w->byok, req->key.project,
+	    req->prov->name, j->reply[0], key, sizeof(key), err, sizeof(err));
+	if (rc == BYOK_BROKEN)
+		log_warnx("project %s: its key for %s: %s", req->key.project,
+		    req->prov->name, err);
+	rc = byok_cache_put(req->w->byok_cache, req->key.project,
+	    req->prov->name, rc, key, use, sizeof(use));
+	pthread_mutex_lock(&req->mu);
+	req->own_rc = rc;
+	if (rc == BYOK_FOUND && (req->own_key = strdup(use)) == NULL)
+		req->own_rc = -1;
+	request_continue(req);
+	pthread_mutex_unlock(&req->mu);
+	crypto_cleanse(key, sizeof(key));
+	crypto_cleanse(use, sizeof(use));
+	rjob_free(j);
+	request_unref(req);
+}
+
+/*
+ * Bring your own key: the project's own key for this source, from the
+ * worker's cache or (on a miss) from Redis.
+ */
+static enum stage
+st_own_key(struct request *req)
+{
+	char key[BYOK_PLAIN_MAX + 1], rkey[BYOK_REDIS_KEY_MAX];
+	const char *argv[3];
+	struct rjob *j;
+
+	req->own_rc = BYOK_NONE;
+	if (req->w->byok_cache == NULL || req->key.admin)
+		return STAGE_NEXT;
+	req->own_rc = byok_cache_get(req->w->byok_cache, req->key.project,
+	    req->prov->name, key, sizeof(key));
+	if (req->own_rc == BYOK_FOUND &&
+	    (req->own_key = strdup(key)) == NULL)
+		req->own_rc = -1;
+	crypto_cleanse(key, sizeof(key));
+	if (req->own_rc != BYOK_ASK)
+		return STAGE_NEXT;
+	byok_redis_key(req->key.project, req->prov->name, rkey, sizeof(rkey));
+	argv[0] = "HGET";
+	argv[1] = rkey;
+	argv[2] = "v";
+	if ((j = rjob_new(own_key_done, req)) == NULL ||
+	    rjob_cmd(j, 3, argv, NULL) != 0) {
+		rjob_free(j);
+		req->own_rc = -1;
+		return STAGE_NEXT;
+	}
+	return request_wait_redis(req, j);
+}
+
+/* The key to call the source with: the project's own, else the config's. */
+static enum stage
+st_source_key(struct request *req)
+{
+	const struct model *m = req->model;
+
+	if (req->own_rc == BYOK_FOUND && req->own_key != NULL) {
+		req->own_prov = *req->prov;
+		req->own_prov.api_key = req->own_key;
+		req->prov = &req->own_prov;
+		return STAGE_NEXT;
+	}
+	/* Unknown whether the project has its own key: never guess ours. */
+	if (req->own_rc == -1)
+		return stage_fail(req, 503, "server_error", "auth_unavailable",
+		    NULL, "The key store is unavailable; try again shortly.");
+	if (req->own_rc == BYOK_BROKEN)
+		return stage_fail(req, 502, "upstream_error",
+		    "provider_key_unusable", NULL, "This project's own key for "
+		    "the source of model '%s' cannot be opened; set it again "
+		    "with nextmodelctl provider-key set.", m->id);
 	if (req->prov->api_key == NULL) {
 		log_warnx("provider %s: %s is not set; model %s unavailable",
 		    req->prov->name, req->prov->api_key_env != NULL ?
@@ -190,11 +280,12 @@ st_model_headers(struct request *req)
 
 static const stage_fn chat_stages[] = { st_serve_mode, stage_auth,
     stage_auth_check, st_receipt_url, stage_parse, st_chat_facts, st_decide,
-    st_model_headers, stage_cache_lookup, stage_cache_serve, st_call };
+    st_own_key, st_source_key, st_model_headers, stage_cache_lookup,
+    stage_cache_serve, st_call };
 static const stage_fn embed_stages[] = { st_serve_mode, stage_auth,
     stage_auth_check, st_receipt_url, stage_parse, st_embed_facts,
-    st_decide, st_model_headers, stage_cache_lookup, stage_cache_serve,
-    st_call };
+    st_decide, st_own_key, st_source_key, st_model_headers,
+    stage_cache_lookup, stage_cache_serve, st_call };
 
 const struct pipeline pipe_chat = { "chat", chat_stages,
     (int)NM_NELEM(chat_stages), 1 };

@@ -80,6 +80,10 @@ request_unref(struct request *req)
 	}
 	json_free(&req->json);
 	cache_request_free(req);
+	if (req->own_key != NULL) {
+		crypto_cleanse(req->own_key, strlen(req->own_key));
+		free(req->own_key);
+	}
 	buf_free(&req->body);
 	buf_free(&req->out);
 	buf_free(&req->upbody);

@@ -176,6 +176,10 @@ struct request {
 	int			 metric_status;		/* status for /metrics */
 	struct outcome		 oc;
 	struct req_cache	 cache;
+	/* The project's own key for the source (bring your own key). */
+	struct provider_conf	 own_prov;	/* prov, with api_key = own_key */
+	char			*own_key;	/* cleansed on free */
+	int			 own_rc;
 	struct request		*wprev, *wnext;		/* the worker's live list */
 };
 

@@ -171,8 +171,16 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 		log_warnx("curl_global_init failed");
 		return 1;
 	}
-	if (cfg->secret != NULL)
+	if (cfg->secret != NULL) {
 		receipt_key(cfg->secret, strlen(cfg->secret), w.receipt_key);
+		if (byok_key_derive(cfg->secret, strlen(cfg->secret),
+		    &w.byok) != 0 ||
+		    (w.byok_cache = byok_cache_new(cfg->key_cache_ms, 0)) == NULL) {
+			log_warnx("cannot set up projects' own provider keys");
+			code = 1;
+			goto out;
+		}
+	}
 	snprintf(name, sizeof(name), "%d", (int)getpid());
 	if ((w.rt = rthread_start(cfg, metrics, name, err,
 	    sizeof(err))) == NULL) {
@@ -212,6 +220,8 @@ out:
 	/* Last: receipts of the requests just ended are stored or spooled. */
 	rthread_stop(w.rt);
 	auth_cache_free(w.auth);
+	byok_cache_free(w.byok_cache);
+	byok_key_wipe(&w.byok);
 	crypto_cleanse(w.receipt_key, sizeof(w.receipt_key));
 	curl_global_cleanup();
 	pthread_mutex_destroy(&w.reqs_mu);

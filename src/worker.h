@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "config.h"
 #include "metrics.h"
+#include "byok.h"
 #include "receipt.h"
 #include "rthread.h"
 #include "upstream.h"
@@ -29,6 +30,8 @@ struct worker {
 	struct auth_cache	*auth;
 	struct rthread		*rt;		/* the worker's Redis thread */
 	unsigned char		 receipt_key[RECEIPT_KEY_LEN];
+	struct byok_key		 byok;		/* opens projects' own provider keys */
+	struct byok_cache	*byok_cache;
 	struct metrics		*metrics;
 	void			*httpd;		/* http.c's */
 	atomic_int		 draining;

@@ -136,12 +136,15 @@ function sendJson(res, status, obj, headers) {
 /* Remember a request for GET /_mock/requests. */
 function logRequest(req, raw, body) {
 	const headers = Object.assign({}, req.headers);
+	/* Which key called: its SHA-256 (Bearer, x-api-key or x-goog-api-key). */
+	const key = bearerKey(req) || req.headers['x-api-key'] || req.headers['x-goog-api-key'] || '';
 	delete headers.authorization;
 	const entry = {
 		seq: ++state.seq,
 		time: Date.now(),
 		method: req.method,
 		path: req.url,
+		key_sha256: key ? require('crypto').createHash('sha256').update(key).digest('hex') : null,
 		headers,
 		body,
 		raw,
