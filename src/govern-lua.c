@@ -23,7 +23,7 @@
 /* Shared by every script: helpers, and the loading of a budget. */
 #define LUA_PRELUDE \
 "local now, day, month\n" \
-"local W, EPS = 60000000, 1000\n" \
+"local W, EPS = 60000000, 10\n" \
 "local function I(n) return string.format('%d', n) end\n" \
 "local function usd(n)\n" \
 "  local s = ''\n" \
