@@ -28,6 +28,8 @@
 /* Every command group; a new group is one line here. */
 static const struct ctl_group *groups[] = {
 	&ctl_group_key,
+	&ctl_group_budget,
+	&ctl_group_ratelimit,
 	&ctl_group_policy,
 	&ctl_group_models,
 	&ctl_group_receipt,
