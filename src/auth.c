@@ -158,9 +158,13 @@ hex_wellformed(const char *s, size_t len)
 	return 1;
 }
 
-/* Check a label: 0..max bytes of printable ASCII (space only if spaces). */
+/*
+ * Check a label: 0..max bytes of printable ASCII (space only if spaces).
+ * Project and team names go into Redis hash tags ({p:PROJECT}), so they
+ * may not hold braces (braces).
+ */
 static int
-label_ok(const char *s, size_t min, size_t max, int spaces)
+label_ok(const char *s, size_t min, size_t max, int spaces, int braces)
 {
 	size_t	 i, len = strlen(s);
 
@@ -170,6 +174,8 @@ label_ok(const char *s, size_t min, size_t max, int spaces)
 		if (s[i] == ' ' && spaces)
 			continue;
 		if (s[i] < 0x21 || s[i] > 0x7e)
+			return 0;
+		if (!braces && (s[i] == '{' || s[i] == '}'))
 			return 0;
 	}
 	return 1;
@@ -301,17 +307,17 @@ int
 auth_key_check_labels(const char *project, const char *team, const char *name,
     char *err, size_t errlen)
 {
-	if (project == NULL || !label_ok(project, 1, 64, 0)) {
+	if (project == NULL || !label_ok(project, 1, 64, 0, 0)) {
 		snprintf(err, errlen, "project must be 1 to 64 printable "
-		    "ASCII characters without spaces");
+		    "ASCII characters without spaces or braces");
 		return -1;
 	}
-	if (team != NULL && !label_ok(team, 0, 64, 0)) {
+	if (team != NULL && !label_ok(team, 0, 64, 0, 0)) {
 		snprintf(err, errlen, "team must be up to 64 printable "
-		    "ASCII characters without spaces");
+		    "ASCII characters without spaces or braces");
 		return -1;
 	}
-	if (name != NULL && !label_ok(name, 0, 128, 1)) {
+	if (name != NULL && !label_ok(name, 0, 128, 1, 1)) {
 		snprintf(err, errlen, "name must be up to 128 printable "
 		    "ASCII characters");
 		return -1;
@@ -460,6 +466,119 @@ auth_key_revoke(struct redis *r, const char *id, char *err, size_t errlen)
 	else
 		snprintf(err, errlen, "redis: unexpected reply");
 out:
+	freeReplyObject(rep);
+	return rc;
+}
+
+/*
+ * The record key of id into keyk (GET nm:{auth}:id:<id>): 1 found, 0 no
+ * such key, -1 err.
+ */
+static int
+record_key_of(struct redis *r, const char *id, char *keyk, size_t keylen,
+    char *err, size_t errlen)
+{
+	redisReply	*rep;
+	int		 rc = -1;
+
+	if (id == NULL || !id_wellformed(id)) {
+		snprintf(err, errlen, "no such key");
+		return 0;
+	}
+	if ((rep = redis_command(r, "GET " AUTH_KEYID_PFX "%s", id)) == NULL) {
+		snprintf(err, errlen, "%s", redis_errstr(r));
+		return -1;
+	}
+	if (rep->type == REDIS_REPLY_NIL) {
+		snprintf(err, errlen, "no such key");
+		rc = 0;
+	} else if (rep->type != REDIS_REPLY_STRING ||
+	    !hex_wellformed(rep->str, rep->len))
+		snprintf(err, errlen, "%s: broken entry in Redis", id);
+	else {
+		snprintf(keyk, keylen, AUTH_KEY_PFX "%s", rep->str);
+		rc = 1;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* A key's record by id, revoked or not: 1, 0 none, -1 err. */
+int
+auth_key_get_by_id(struct redis *r, const char *id, struct key_record *rec,
+    char *err, size_t errlen)
+{
+	char		 keyk[sizeof(AUTH_KEY_PFX) + CRYPTO_SHA256_HEXLEN];
+	redisReply	*rep;
+	int		 rc;
+
+	memset(rec, 0, sizeof(*rec));
+	if ((rc = record_key_of(r, id, keyk, sizeof(keyk), err, errlen)) != 1)
+		return rc;
+	if ((rep = redis_command(r, "HGETALL %s", keyk)) == NULL) {
+		snprintf(err, errlen, "%s", redis_errstr(r));
+		return -1;
+	}
+	rc = -1;
+	if (rep->type == REDIS_REPLY_ERROR)
+		snprintf(err, errlen, "redis: %s", rep->str);
+	else if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 0) {
+		snprintf(err, errlen, "no such key");
+		rc = 0;
+	} else if (record_parse(rep, keyk + sizeof(AUTH_KEY_PFX) - 1, rec) == -1)
+		snprintf(err, errlen, "%s: broken record in Redis", id);
+	else
+		rc = 1;
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* Set a key's rpm and/or tpm (-1: as is): 0, 1 no such key, -1 err. */
+int
+auth_key_set_limits(struct redis *r, const char *id, int64_t rpm, int64_t tpm,
+    char *err, size_t errlen)
+{
+	/* Only an existing record: HSET must not make a stub. */
+	static const char script[] =
+	    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+	    "for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], "
+	    "ARGV[i + 1]) end return 1";
+	char		 keyk[sizeof(AUTH_KEY_PFX) + CRYPTO_SHA256_HEXLEN];
+	char		 v[2][24];
+	const char	*argv[8];
+	redisReply	*rep;
+	int		 argc = 4, rc;
+
+	if ((rc = record_key_of(r, id, keyk, sizeof(keyk), err, errlen)) != 1)
+		return rc == 0 ? 1 : -1;
+	argv[0] = "EVAL";
+	argv[1] = script;
+	argv[2] = "1";
+	argv[3] = keyk;
+	if (rpm >= 0) {
+		snprintf(v[0], sizeof(v[0]), "%lld", (long long)rpm);
+		argv[argc++] = "rpm";
+		argv[argc++] = v[0];
+	}
+	if (tpm >= 0) {
+		snprintf(v[1], sizeof(v[1]), "%lld", (long long)tpm);
+		argv[argc++] = "tpm";
+		argv[argc++] = v[1];
+	}
+	if (argc == 4)
+		return 0;
+	if ((rep = redis_commandv(r, argc, argv, NULL)) == NULL) {
+		snprintf(err, errlen, "%s", redis_errstr(r));
+		return -1;
+	}
+	if (rep->type == REDIS_REPLY_INTEGER)
+		rc = rep->integer == 1 ? 0 : 1;
+	else {
+		snprintf(err, errlen, "redis: unexpected reply");
+		rc = -1;
+	}
+	if (rc == 1)
+		snprintf(err, errlen, "no such key");
 	freeReplyObject(rep);
 	return rc;
 }

@@ -56,6 +56,15 @@ int	auth_key_list(struct redis *, int (*cb)(void *, const struct key_record *),
 	    void *arg, char *err, size_t errlen);
 /* 0 revoked (or already was), 1 no such key, -1 Redis failure. */
 int	auth_key_revoke(struct redis *, const char *id, char *err, size_t errlen);
+/* The record of a key by id (revoked too): 1 found, 0 none, -1 err. */
+int	auth_key_get_by_id(struct redis *, const char *id, struct key_record *,
+	    char *err, size_t errlen);
+/*
+ * Change a key's own rate limits (-1 leaves one as is; 0: none).  Workers
+ * see it within key_cache_ms.  0, 1 no such key, -1 err.
+ */
+int	auth_key_set_limits(struct redis *, const char *id, int64_t rpm,
+	    int64_t tpm, char *err, size_t errlen);
 /* A syntactically valid key? (prefix, length, alphabet) */
 int	auth_key_wellformed(const char *secret, size_t len);
 

@@ -34,18 +34,6 @@ crypto_sha256(const void *p, size_t n, unsigned char out[CRYPTO_SHA256_LEN])
 }
 
 /* SHA-256 of n bytes as 64 lowercase hex digits and a NUL. */
-/* SHA-1 as 40 lowercase hex digits: the name Redis gives a Lua script. */
-void
-crypto_sha1_hex(const void *p, size_t n, char out[41])
-{
-	unsigned char md[20];
-	unsigned int len = 0;
-
-	if (EVP_Digest(p, n, md, &len, EVP_sha1(), NULL) != 1 || len != 20)
-		fatalx("SHA-1 failed");
-	crypto_hex(md, sizeof(md), out);
-}
-
 void
 crypto_sha256_hex(const void *p, size_t n, char out[CRYPTO_SHA256_HEXLEN + 1])
 {
@@ -53,6 +41,20 @@ crypto_sha256_hex(const void *p, size_t n, char out[CRYPTO_SHA256_HEXLEN + 1])
 
 	crypto_sha256(p, n, md);
 	crypto_hex(md, sizeof(md), out);
+}
+
+/* SHA1 of n bytes as hex: the id Redis gives a script (EVALSHA). */
+void
+crypto_sha1_hex(const void *p, size_t n, char out[CRYPTO_SHA1_HEXLEN + 1])
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned int	len = 0;
+
+	if (p == NULL)
+		p = "";
+	if (EVP_Digest(p, n, md, &len, EVP_sha1(), NULL) != 1 || len != 20)
+		fatalx("SHA1 failed");
+	crypto_hex(md, len, out);
 }
 
 /* HMAC-SHA256 of n bytes under key.  A failure is fatal, as above. */

@@ -12,12 +12,13 @@
 
 #define CRYPTO_SHA256_LEN	32
 #define CRYPTO_SHA256_HEXLEN	64
+#define CRYPTO_SHA1_HEXLEN	40
 
 void	crypto_sha256(const void *, size_t, unsigned char out[CRYPTO_SHA256_LEN]);
+/* SHA1 as 40 lowercase hex digits and a NUL (Redis's script ids; not for security). */
+void	crypto_sha1_hex(const void *, size_t, char out[CRYPTO_SHA1_HEXLEN + 1]);
 /* out gets 64 lowercase hex digits and a NUL. */
 void	crypto_sha256_hex(const void *, size_t, char out[CRYPTO_SHA256_HEXLEN + 1]);
-/* SHA-1 as 40 hex digits and a NUL (Redis script names; not for security). */
-void	crypto_sha1_hex(const void *, size_t, char out[41]);
 void	crypto_hmac_sha256(const void *key, size_t keylen, const void *, size_t,
 	    unsigned char out[CRYPTO_SHA256_LEN]);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */

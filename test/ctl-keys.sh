@@ -237,6 +237,124 @@ ok "revoking a malformed id exits 1" [ "$rc" -eq 1 ]
 run -c "$conf" key revoke
 ok "key revoke without an id exits 2" [ "$rc" -eq 2 ]
 
+# --- budgets and rate limits -----------------------------------------------
+run -c "$conf" budget set --project alpha --limit-usd 12.5 --period month
+ok "budget set --project exits 0" [ "$rc" -eq 0 ]
+ok "... and says what it set" grep -q 'budget of project alpha: 12.5 USD a month' "$tmp/err"
+bk='nm:{p:alpha}:budget:project'
+rcli HGETALL "$bk" >"$tmp/hgetall"
+# field NAME: the value after NAME in an HGETALL listing
+field() { awk -v f="$1" 'prev == f { print; exit } { prev = $0 }' "$tmp/hgetall"; }
+ok "HGETALL shows limit_usd 12.5" [ "$(field limit_usd)" = 12.5 ]
+ok "HGETALL shows spent_usd 0" [ "$(field spent_usd)" = 0 ]
+ok "HGETALL shows reserved_usd 0" [ "$(field reserved_usd)" = 0 ]
+ok "HGETALL shows remaining_usd 12.5" [ "$(field remaining_usd)" = 12.5 ]
+ok "HGETALL shows period month" [ "$(field period)" = month ]
+ok "HGETALL shows period_start (UTC first of month)" [ "$(field period_start)" = "$(date -u +%Y-%m-01)" ]
+ok "HGETALL shows warn_at 0.8 by default" [ "$(field warn_at)" = 0.8 ]
+ok "HGETALL keeps nano-USD for the scripts" [ "$(field limit_nano)" = 12500000000 ]
+run -c "$conf" budget show --project alpha
+ok "budget show exits 0" [ "$rc" -eq 0 ]
+ok "budget show: limit" grep -qx 'limit_usd: 12.5' "$tmp/out"
+ok "budget show: remaining" grep -qx 'remaining_usd: 12.5' "$tmp/out"
+ok "budget show: the Redis key" grep -qxF "redis_key: $bk" "$tmp/out"
+run -c "$conf" budget set --project alpha --limit-usd 0.000000001 --period day --warn-at 90%
+ok "budget set to one nano-USD a day" [ "$rc" -eq 0 ]
+rcli HGETALL "$bk" >"$tmp/hgetall"
+ok "... limit_usd 0.000000001" [ "$(field limit_usd)" = 0.000000001 ]
+ok "... period day from today" [ "$(field period_start)" = "$(date -u +%Y-%m-%d)" ]
+ok "... warn_at 0.9" [ "$(field warn_at)" = 0.9 ]
+run -c "$conf" budget set --project alpha --limit-usd 1.5 --period total
+ok "budget set back to total" [ "$rc" -eq 0 ]
+run -c "$conf" budget set --project alpha --limit-usd -1 --period day
+ok "a negative limit exits 2" [ "$rc" -eq 2 ]
+run -c "$conf" budget set --project alpha --limit-usd 0 --period day
+ok "a zero limit exits 2" [ "$rc" -eq 2 ]
+run -c "$conf" budget set --project alpha --limit-usd 5000000 --period day
+ok "a limit above the ceiling exits 2" [ "$rc" -eq 2 ]
+run -c "$conf" budget set --project alpha --limit-usd 1e3 --period day
+ok "an exponent exits 2" [ "$rc" -eq 2 ]
+run -c "$conf" budget set --project alpha --limit-usd 1 --period week
+ok "period week exits 2" [ "$rc" -eq 2 ]
+run -c "$conf" budget set --project alpha --limit-usd 1 --period day --warn-at 1.5
+ok "--warn-at 1.5 exits 2" [ "$rc" -eq 2 ]
+run -c "$conf" budget set --project alpha --key "$id2" --limit-usd 1 --period day
+ok "--project with --key exits 2" [ "$rc" -eq 2 ]
+run -c "$conf" budget set --limit-usd 1 --period day
+ok "no scope exits 2" [ "$rc" -eq 2 ]
+run -c "$conf" budget set --project 'a{b' --limit-usd 1 --period day
+ok "a project with a brace exits 2" [ "$rc" -eq 2 ]
+
+run -c "$conf" budget set --key "$id2" --limit-usd 2 --period day --warn-at 0
+ok "budget set --key exits 0" [ "$rc" -eq 0 ]
+ok "... the key's budget lives under its project" [ "$(rcli HGET "nm:{p:alpha}:budget:key:$id2" limit_usd)" = 2 ]
+run -c "$conf" budget show --key "$id2"
+ok "budget show --key" grep -qx 'warn_at: none' "$tmp/out"
+run -c "$conf" budget set --key key_0123456789abcdef --limit-usd 2 --period day
+ok "budget set for an unknown key exits 1" [ "$rc" -eq 1 ]
+run -c "$conf" budget set --team red --limit-usd 3 --period month
+ok "budget set --team (one project) exits 0" [ "$rc" -eq 0 ]
+ok "... under the team's project" [ "$(rcli HGET 'nm:{p:alpha}:budget:team:red' limit_usd)" = 3 ]
+run -c "$conf" budget set --team nosuchteam --limit-usd 3 --period month
+ok "budget set --team with no keys exits 1" [ "$rc" -eq 1 ]
+run -c "$conf" budget set --team nosuchteam --project beta --limit-usd 3 --period month
+ok "... with --project it exits 0" [ "$rc" -eq 0 ]
+run -c "$conf" budget clear --team nosuchteam --project beta
+ok "budget clear exits 0" [ "$rc" -eq 0 ]
+ok "... and the hash is gone" [ "$(rcli EXISTS 'nm:{p:beta}:budget:team:nosuchteam')" = 0 ]
+run -c "$conf" budget clear --team nosuchteam --project beta
+ok "clearing it again exits 1" [ "$rc" -eq 1 ]
+run -c "$conf" budget show --project gamma
+ok "budget show of no budget exits 1" [ "$rc" -eq 1 ]
+
+run -c "$conf" key create --project gamma --team blue --budget-usd 0.25 --budget-period day
+ok "key create --budget-usd exits 0" [ "$rc" -eq 0 ]
+ok "... prints only the key" grep -Eqx 'nm-[A-Za-z0-9_-]{43}' "$tmp/out"
+id4=$(sed -n 's/^created \(key_[0-9a-f]*\) .*/\1/p' "$tmp/err")
+ok "... and the key has its budget" [ "$(rcli HGET "nm:{p:gamma}:budget:key:$id4" limit_usd)" = 0.25 ]
+ok "... per day" [ "$(rcli HGET "nm:{p:gamma}:budget:key:$id4" period)" = day ]
+run -c "$conf" key create --project gamma --budget-usd 1
+ok "--budget-usd without --budget-period exits 2" [ "$rc" -eq 2 ]
+run -c "$conf" key create --project 'g}x'
+ok "key create with a brace in the project exits 2" [ "$rc" -eq 2 ]
+
+run -c "$conf" key list --project gamma
+ok "key list --project shows that project's keys" sh -c "[ \$(grep -c '^key_' '$tmp/out') -eq 1 ] && grep -q '^$id4 ' '$tmp/out'"
+run -c "$conf" key list --team red
+ok "key list --team red shows one key" sh -c "[ \$(grep -c '^key_' '$tmp/out') -eq 1 ] && grep -q '^$id1 ' '$tmp/out'"
+run -c "$conf" key list --project alpha --format json
+ok "key list --project alpha --format json: two keys" [ "$(grep -c '"id"' "$tmp/out")" -eq 2 ]
+
+run -c "$conf" ratelimit set --project alpha --rpm 100 --tpm 50000
+ok "ratelimit set --project exits 0" [ "$rc" -eq 0 ]
+ok "... readable in Redis" [ "$(rcli HGET 'nm:{p:alpha}:ratelimit' tpm)" = 50000 ]
+run -c "$conf" ratelimit set --project alpha --rpm 7
+run -c "$conf" ratelimit show --project alpha
+ok "ratelimit set --rpm alone keeps tpm" sh -c "grep -qx 'rpm: 7' '$tmp/out' && grep -qx 'tpm: 50000' '$tmp/out'"
+run -c "$conf" ratelimit set --key "$id2" --tpm 999
+ok "ratelimit set --key exits 0" [ "$rc" -eq 0 ]
+ok "... sets the key record's tpm" [ "$(rcli HGET "nm:{auth}:key:$h2" tpm)" = 999 ]
+run -c "$conf" ratelimit show --key "$id2"
+ok "ratelimit show --key" sh -c "grep -qx 'rpm: 0' '$tmp/out' && grep -qx 'tpm: 999' '$tmp/out'"
+nrec=$(rcli --scan --pattern 'nm:{auth}:*' | wc -l)
+run -c "$conf" ratelimit set --key key_0123456789abcdef --rpm 1
+ok "ratelimit set for an unknown key exits 1" [ "$rc" -eq 1 ]
+ok "... and makes no stub record" [ "$(rcli --scan --pattern 'nm:{auth}:*' | wc -l)" -eq "$nrec" ]
+run -c "$conf" ratelimit set --project alpha
+ok "ratelimit set without a limit exits 2" [ "$rc" -eq 2 ]
+run -c "$conf" ratelimit set --project alpha --rpm -3
+ok "a negative rpm exits 2" [ "$rc" -eq 2 ]
+
+# --- the governance scripts, on this Redis (database 2) ----------------------
+if [ -x "${NM_BUILDDIR:-.}/test-govern-redis" ]; then
+	NM_REDIS_URL="redis://:$pw@127.0.0.1:$port/2" \
+	    "${NM_BUILDDIR:-.}/test-govern-redis" >"$tmp/govern.out" 2>&1
+	rc=$?
+	ok "test-govern-redis against this Redis" [ "$rc" -eq 0 ]
+	grep '^race:' "$tmp/govern.out"
+	[ "$rc" -eq 0 ] || cat "$tmp/govern.out"
+fi
+
 # --- policy check ----------------------------------------------------------
 run -c "$conf" policy check
 ok "policy check on a good config exits 0" [ "$rc" -eq 0 ]

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "audit.h"
@@ -17,6 +18,8 @@
 #include "buf.h"
 #include "json.h"
 #include "crypto.h"
+#include "govern.h"
+#include "money.h"
 #include "xmalloc.h"
 #include "ctl.h"
 
@@ -25,19 +28,21 @@ static int	key_list(struct ctl *, int, char **);
 static int	key_revoke(struct ctl *, int, char **);
 
 static const struct ctl_cmd key_cmds[] = {
-	{ "create", "--project P [--team T] [--name N] [--rpm N] [--tpm N]",
+	{ "create", "--project P [--team T] [--name N] [--rpm N] [--tpm N] "
+	    "[--budget-usd AMOUNT --budget-period day|month|total]",
 	    key_create, 0 },
-	{ "list", "[--format table|json]", key_list, 0 },
+	{ "list", "[--project P] [--team T] [--format table|json]", key_list, 0 },
 	{ "revoke", "KEY_ID", key_revoke, 0 },
 	{ NULL, NULL, NULL, 0 },
 };
 
 const struct ctl_group ctl_group_key = { "key", key_cmds };
 
-/* The records collected by key list. */
+/* The records collected by key list, and its filters (NULL: any). */
 struct key_set {
 	struct key_record	*v;
 	size_t			 n, cap;
+	const char		*project, *team;
 };
 
 /* One table column: heading and how to print a record's cell. */
@@ -95,13 +100,19 @@ key_create(struct ctl *ctl, int argc, char **argv)
 		{ "name",	required_argument, NULL, 'n' },
 		{ "rpm",	required_argument, NULL, 'r' },
 		{ "tpm",	required_argument, NULL, 'T' },
+		{ "budget-usd",	required_argument, NULL, 'b' },
+		{ "budget-period", required_argument, NULL, 'P' },
 		{ NULL,		0,		   NULL, 0 },
 	};
 	struct key_record	 rec;
 	struct redis		*r;
+	struct timeval		 tv;
 	const char		*project = NULL, *team = NULL, *name = NULL;
+	const char		*budget_s = NULL, *period_s = NULL;
 	char			 secret[AUTH_KEY_LEN + 1], err[512];
 	int64_t			 rpm = 0, tpm = 0;
+	nm_nano			 budget = 0;
+	enum gov_period		 period = GOV_TOTAL;
 	int			 ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "p:t:n:", opts, NULL)) != -1) {
@@ -124,9 +135,30 @@ key_create(struct ctl *ctl, int argc, char **argv)
 				return ctl_usage(ctl);
 			}
 			break;
+		case 'b':
+			budget_s = optarg;
+			break;
+		case 'P':
+			period_s = optarg;
+			break;
 		default:
 			return ctl_usage(ctl);
 		}
+	}
+	if ((budget_s != NULL) != (period_s != NULL)) {
+		ctl_warnx("--budget-usd and --budget-period go together");
+		return ctl_usage(ctl);
+	}
+	if (budget_s != NULL && (money_parse(budget_s, strlen(budget_s), 0,
+	    &budget) == -1 || budget <= 0 || budget > GOV_NANO_MAX)) {
+		ctl_warnx("--budget-usd: an amount in USD above 0 and at most "
+		    "4503599.627370496: %s", budget_s);
+		return ctl_usage(ctl);
+	}
+	if (period_s != NULL && gov_period_parse(period_s, &period) == -1) {
+		ctl_warnx("--budget-period: day, month or total, not %s",
+		    period_s);
+		return ctl_usage(ctl);
 	}
 	if (optind != argc || project == NULL) {
 		if (project == NULL)
@@ -144,6 +176,21 @@ key_create(struct ctl *ctl, int argc, char **argv)
 	if (auth_key_create(r, project, team, name, rpm, tpm, secret, &rec,
 	    err, sizeof(err)) == -1) {
 		ctl_warnx("key create: %s", err);
+		return CTL_FAIL;
+	}
+	/*
+	 * The budget lives under the project's hash tag, the key under
+	 * {auth}: two writes.  If the budget cannot be set, revoke the key
+	 * rather than hand out one without the budget asked for.
+	 */
+	gettimeofday(&tv, NULL);
+	if (budget > 0 && gov_budget_set(r, rec.project, GOV_KEY, rec.id,
+	    budget, period, GOV_WARN_DEFAULT_PPM, (int64_t)tv.tv_sec * 1000 +
+	    tv.tv_usec / 1000, err, sizeof(err)) == -1) {
+		crypto_cleanse(secret, sizeof(secret));
+		ctl_warnx("key create: the budget: %s", err);
+		if (auth_key_revoke(r, rec.id, err, sizeof(err)) != 0)
+			ctl_warnx("and %s could not be revoked: %s", rec.id, err);
 		return CTL_FAIL;
 	}
 	printf("%s\n", secret);
@@ -175,6 +222,9 @@ collect(void *arg, const struct key_record *rec)
 {
 	struct key_set	*set = arg;
 
+	if ((set->project != NULL && strcmp(rec->project, set->project) != 0) ||
+	    (set->team != NULL && strcmp(rec->team, set->team) != 0))
+		return 0;
 	if (set->n == set->cap) {
 		set->cap = set->cap ? set->cap * 2 : 32;
 		set->v = xrealloc(set->v, set->cap * sizeof(*set->v));
@@ -347,9 +397,11 @@ key_list(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "format",	required_argument, NULL, 'f' },
+		{ "project",	required_argument, NULL, 'p' },
+		{ "team",	required_argument, NULL, 't' },
 		{ NULL,		0,		   NULL, 0 },
 	};
-	struct key_set	 set = { NULL, 0, 0 };
+	struct key_set	 set = { NULL, 0, 0, NULL, NULL };
 	struct redis	*r;
 	const char	*format = "table";
 	char		 err[512];
@@ -359,6 +411,12 @@ key_list(struct ctl *ctl, int argc, char **argv)
 		switch (ch) {
 		case 'f':
 			format = optarg;
+			break;
+		case 'p':
+			set.project = optarg;
+			break;
+		case 't':
+			set.team = optarg;
 			break;
 		default:
 			return ctl_usage(ctl);

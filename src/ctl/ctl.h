@@ -49,6 +49,8 @@ extern const struct ctl_group ctl_group_models;
 extern const struct ctl_group ctl_group_receipt;
 extern const struct ctl_group ctl_group_usage;
 extern const struct ctl_group ctl_group_bench;
+extern const struct ctl_group ctl_group_budget;
+extern const struct ctl_group ctl_group_ratelimit;
 
 /* The config, loaded once; NULL after printing FILE:LINE: message. */
 const struct config *ctl_config(struct ctl *);

@@ -30,6 +30,8 @@ static const struct ctl_group *groups[] = {
 	&ctl_group_key,
 	&ctl_group_provider_key,
 	&ctl_group_audit,
+	&ctl_group_budget,
+	&ctl_group_ratelimit,
 	&ctl_group_policy,
 	&ctl_group_models,
 	&ctl_group_receipt,
