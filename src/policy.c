@@ -375,12 +375,16 @@ m_labels(struct pctx *c, const struct ynode *k, const struct ynode *v)
 		{ "team", offsetof(struct prule, team) },
 		{ "environment", offsetof(struct prule, environment) },
 	};
+	char	what[32];
 	size_t	i;
 
 	for (i = 0; i < NM_NELEM(labels); i++)
-		if (strcmp(k->str, labels[i].name) == 0)
-			return each_text(c, v, labels[i].name, add_pattern,
+		if (strcmp(k->str, labels[i].name) == 0) {
+			snprintf(what, sizeof(what), "match: %s",
+			    labels[i].name);
+			return each_text(c, v, what, add_pattern,
 			    (char *)c->rule + labels[i].off);
+		}
 	return rule_error(c, k, "match: %s: internal error", k->str);
 }
 
