@@ -1011,7 +1011,8 @@ policy_load_files(const char *const *paths, size_t n,
 		ytree_free(root);
 		set->nrules += f->n;
 	}
-	qsort(set->files, set->nfiles, sizeof(*set->files), file_cmp);
+	if (set->nfiles > 1)
+		qsort(set->files, set->nfiles, sizeof(*set->files), file_cmp);
 	/* Rules point at their file's path: fix them after the sort. */
 	for (i = 0; i < set->nfiles; i++)
 		for (j = 0; j < set->files[i].n; j++)
