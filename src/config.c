@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -26,6 +25,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "money.h"
+#include "policy.h"
 #include "redis.h"
 #include "ytree.h"
 
@@ -972,65 +972,27 @@ check_model_providers(struct cfgctx *c)
 	return (0);
 }
 
-/* scandir() filter: *.yaml, not hidden. */
-static int
-policy_file_filter(const struct dirent *d)
-{
-	size_t	len = strlen(d->d_name);
-
-	return (d->d_name[0] != '.' && len > 5 &&
-	    strcmp(d->d_name + len - 5, ".yaml") == 0);
-}
-
 /*
- * The policy files: each *.yaml in policies_dir, in name order, must parse
- * and be a mapping.  The routing-policy compiler grows from here.
+ * The policy files: policy_load() compiles each *.yaml in policies_dir, in
+ * order, against the catalog (nextmodel-policy(5)); no folder, no rules.
  */
 static int
-check_policy_files(struct cfgctx *c, const struct ynode *root)
+load_policies(struct cfgctx *c, const struct ynode *root)
 {
 	const char	*dir = c->cfg->policies_dir;
 	const struct ynode *where = ytree_get(root, "policies");
-	struct dirent	**list = NULL;
-	struct ynode	*tree;
 	struct stat	 st;
-	char		*path;
-	int		 i, n, rc = -1;
 
-	if (dir == NULL)
-		return (0);
-	if (stat(dir, &st) == -1)
+	if (dir != NULL && stat(dir, &st) == -1)
 		return (ytree_error(where, c->err, c->errlen, "policies: %s: %s",
 		    dir, strerror(errno)));
-	if (!S_ISDIR(st.st_mode))
+	if (dir != NULL && !S_ISDIR(st.st_mode))
 		return (ytree_error(where, c->err, c->errlen,
 		    "policies: %s: not a directory", dir));
-	if ((n = scandir(dir, &list, policy_file_filter, alphasort)) == -1)
-		return (ytree_error(where, c->err, c->errlen, "policies: %s: %s",
-		    dir, strerror(errno)));
-	for (i = 0; i < n; i++) {
-		if ((path = path_join(dir, list[i]->d_name)) == NULL) {
-			ytree_error(where, c->err, c->errlen, "out of memory");
-			goto out;
-		}
-		tree = ytree_load_file(path, c->err, c->errlen);
-		free(path);
-		if (tree == NULL)
-			goto out;
-		if (tree->type != YNODE_MAP) {
-			ytree_error(tree, c->err, c->errlen,
-			    "top level must be a mapping");
-			ytree_free(tree);
-			goto out;
-		}
-		ytree_free(tree);
-	}
-	rc = 0;
-out:
-	for (i = 0; i < n; i++)
-		free(list[i]);
-	free(list);
-	return (rc);
+	if ((c->cfg->policies = policy_load(dir, c->cfg->catalog, c->err,
+	    c->errlen)) == NULL)
+		return (-1);
+	return (0);
 }
 
 /* The absolute folder of path.  Caller frees. */
@@ -1097,7 +1059,7 @@ config_load(const char *path, char *err, size_t errlen)
 		goto fail;
 	if (check_model_providers(&c) == -1)
 		goto fail;
-	if (check_policy_files(&c, root) == -1)
+	if (load_policies(&c, root) == -1)
 		goto fail;
 	ytree_free(root);
 	return (cfg);
@@ -1134,6 +1096,7 @@ config_free(struct config *cfg)
 		free_secret(p->api_key);
 	}
 	free(cfg->providers);
+	policy_free(cfg->policies);
 	catalog_free(cfg->catalog);
 	free(cfg->path);
 	free(cfg->dir);

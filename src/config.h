@@ -13,6 +13,8 @@
 #include "nextmodel.h"
 #include "catalog.h"
 
+struct policy_set;
+
 enum provider_kind { PROVIDER_OPENAI = 1, PROVIDER_ANTHROPIC, PROVIDER_GEMINI };
 
 /*
@@ -92,6 +94,7 @@ struct config {
 	struct provider_conf *providers;
 	size_t		 nproviders;
 	struct catalog	*catalog;
+	struct policy_set *policies;		/* never NULL once loaded (policy.h) */
 	unsigned	 generation;		/* set by the master */
 };
 
