@@ -208,6 +208,8 @@ static const struct ckey config_keys[] = {
 	{ "ledger_dir", CK_PATH, COFF(ledger_dir), 0, CONFIG_LEDGER_DIR,
 	    0, 0, 0, NULL, 0 },
 	{ "receipts", CK_BOOL, COFF(receipts), 1, NULL, 0, 0, 0, NULL, 0 },
+	{ "budgets_fail_open", CK_BOOL, COFF(budgets_fail_open), 0, NULL,
+	    0, 0, 0, NULL, 0 },
 	{ "receipt_ttl_s", CK_LONG, COFF(receipt_ttl_s), 7 * 86400, NULL,
 	    60, 400L * 86400, 0, NULL, 0 },
 	{ "spool_dir", CK_PATH, COFF(spool_dir), 0, CONFIG_SPOOL_DIR,

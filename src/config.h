@@ -68,6 +68,7 @@ struct config {
 	char		*policies_dir;		/* resolved, may be NULL */
 	char		*ledger_dir;
 	int		 receipts;		/* sign and keep receipts; default on */
+	int		 budgets_fail_open;	/* Redis away: serve without budgets; default 0 */
 	long		 receipt_ttl_s;		/* nm:receipt:<id> lifetime; default 7 days */
 	char		*spool_dir;		/* receipts wait here while Redis is away */
 	int		 cache_mode;		/* CONFIG_CACHE_*; default exact */

@@ -79,6 +79,8 @@ static const struct {
 	    "Fresh answers not cached: incomplete, filtered or too big." },
 	[MC_CACHE_REJECTED] = { "nextmodel_cache_rejected_total",
 	    "Entries refused on lookup: forged, or for another request." },
+	[MC_ADMIT_UNAVAILABLE] = { "nextmodel_admission_unavailable_total",
+	    "Requests whose budgets and rate limits Redis could not check." },
 };
 
 /* Add n to a plain counter. */

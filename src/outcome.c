@@ -160,6 +160,8 @@ outcome_close(struct request *req, int status, const char *error_code)
 		    req->cache.answer.len);
 	/* After the entry: requests waiting for this answer find it. */
 	cache_release(req, j);
+	/* The reservation out, the billed cost in. */
+	admit_settle(req);
 	if (j->ncmds == 0 && j->receipt == NULL)
 		rjob_free(j);
 	else

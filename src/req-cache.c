@@ -86,20 +86,26 @@ static void
 lookup_done(struct rjob *j)
 {
 	struct request *req = j->arg;
-	const redisReply *lk;
-	int i;
+	const redisReply *lk, *r;
+	int i, b;
 
 	pthread_mutex_lock(&req->mu);
-	for (i = 0; i < req->cache.nkeys && i < j->ncmds && !j->failed; i++) {
+	if (!req->cache.polling)
+		admit_reply(req, j);
+	b = req->cache.polling ? 0 : req->cache.base;
+	for (i = 0; i < req->cache.nkeys && b + i < j->ncmds && !j->failed;
+	    i++) {
 		buf_reset(&req->cache.entry[i]);
-		if (j->reply[i] != NULL && j->reply[i]->type == REDIS_REPLY_STRING &&
-		    buf_append(&req->cache.entry[i], j->reply[i]->str,
-		    j->reply[i]->len) != 0)
+		r = j->reply[b + i];
+		if (r != NULL && r->type == REDIS_REPLY_STRING &&
+		    buf_append(&req->cache.entry[i], r->str, r->len) != 0)
 			buf_reset(&req->cache.entry[i]);
 	}
-	lk = !j->failed && j->ncmds > req->cache.nkeys ?
-	    j->reply[req->cache.nkeys] : NULL;
-	if (lk == NULL || lk->type == REDIS_REPLY_ERROR)
+	lk = !j->failed && j->ncmds > b + req->cache.nkeys ?
+	    j->reply[b + req->cache.nkeys] : NULL;
+	if (!req->cache.on)
+		;
+	else if (lk == NULL || lk->type == REDIS_REPLY_ERROR)
 		req->cache.follower = 0;	/* Redis failed: no waiting */
 	else if (req->cache.follower)	/* a poll: EXISTS lock */
 		req->cache.lock_gone = lk->type != REDIS_REPLY_INTEGER ||
@@ -162,9 +168,19 @@ stage_cache_lookup(struct request *req)
 	struct rjob *j;
 	int n;
 
+	if ((j = rjob_new(lookup_done, req)) == NULL)
+		return stage_fail(req, 500, "server_error", NULL, NULL,
+		    "out of memory");
+	/* Budgets and rate limits, in the same round trip. */
+	if (admit_cmd(req, j) != 0) {
+		rjob_free(j);
+		return stage_fail(req, 503, "server_error", "budget_unavailable",
+		    NULL, "This request cannot be checked against its budgets.");
+	}
+	req->cache.base = j->ncmds;
 	if (cfg->cache_mode == CONFIG_CACHE_OFF || cfg->secret == NULL ||
 	    cache_control_has(req->cache_control, "no-store"))
-		return STAGE_NEXT;
+		goto send;
 	make_scope(req);
 	buf_init(&req->cache.canon[0], cfg->max_body_bytes * 2);
 	buf_init(&req->cache.canon[1], cfg->max_body_bytes * 2);
@@ -172,7 +188,7 @@ stage_cache_lookup(struct request *req)
 	buf_init(&req->cache.entry[1], cfg->cache_max_entry_bytes + 65536);
 	if (make_key(req, CANON_EXACT, &req->cache.canon[0],
 	    req->cache.key[0]) != 0)
-		return STAGE_NEXT;
+		goto send;
 	n = 1;
 	if (cfg->cache_mode == CONFIG_CACHE_CANONICAL && !req->embeddings &&
 	    make_key(req, CANON_TEXT, &req->cache.canon[1],
@@ -183,10 +199,14 @@ stage_cache_lookup(struct request *req)
 	req->cache.wait_until_ms = nm_mono_ms() + cfg->cache_wait_ms;
 	/* Cache-Control: no-cache: a fresh answer, which then refreshes. */
 	if (cache_control_has(req->cache_control, "no-cache"))
-		return STAGE_NEXT;
-	if ((j = rjob_new(lookup_done, req)) == NULL)
-		return STAGE_NEXT;
+		goto send;
 	if (lookup_cmds(req, j, 0) != 0) {
+		rjob_free(j);
+		return stage_fail(req, 500, "server_error", NULL, NULL,
+		    "out of memory");
+	}
+send:
+	if (j->ncmds == 0) {
 		rjob_free(j);
 		return STAGE_NEXT;
 	}
@@ -319,6 +339,7 @@ stage_cache_serve(struct request *req)
 	    nm_mono_ms() < req->cache.wait_until_ms &&
 	    (j = rjob_new(lookup_done, req)) != NULL) {
 		j->not_before_ms = nm_mono_ms() + 50;
+		req->cache.polling = 1;
 		if (lookup_cmds(req, j, 1) == 0) {
 			req->stage--;		/* this stage again */
 			return request_wait_redis(req, j);

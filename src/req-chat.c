@@ -281,11 +281,11 @@ st_model_headers(struct request *req)
 static const stage_fn chat_stages[] = { st_serve_mode, stage_auth,
     stage_auth_check, st_receipt_url, stage_parse, st_chat_facts, st_decide,
     st_own_key, st_source_key, st_model_headers, stage_cache_lookup,
-    stage_cache_serve, st_call };
+    stage_admit_check, stage_cache_serve, st_call };
 static const stage_fn embed_stages[] = { st_serve_mode, stage_auth,
     stage_auth_check, st_receipt_url, stage_parse, st_embed_facts,
     st_decide, st_own_key, st_source_key, st_model_headers,
-    stage_cache_lookup, stage_cache_serve, st_call };
+    stage_cache_lookup, stage_admit_check, stage_cache_serve, st_call };
 
 const struct pipeline pipe_chat = { "chat", chat_stages,
     (int)NM_NELEM(chat_stages), 1 };

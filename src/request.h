@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "errinfo.h"
 #include "facts.h"
+#include "govern.h"
 #include "json.h"
 #include "providers/provider.h"
 #include "receipt.h"
@@ -93,6 +94,8 @@ struct req_cache {
 	int			 hit;		/* served from an entry */
 	int			 sse_replay;	/* a hit replayed as a stream */
 	int			 nkeys;		/* 1 exact, 2 also canonical */
+	int			 base;		/* the first GET's command number */
+	int			 polling;	/* a follower's lookups: GETs only */
 	char			 scope[140];
 	char			 key[2][65];	/* hex: exact, canonical */
 	struct buf		 canon[2];	/* the canonical requests */
@@ -103,6 +106,20 @@ struct req_cache {
 	int64_t			 wait_until_ms;	/* how long a follower waits */
 	struct assembler	*asm_;		/* a fresh stream, rebuilt */
 	struct buf		 answer;	/* ... as a whole answer */
+};
+
+/* Admission: budgets and rate limits (req-admit.c). */
+struct req_gov {
+	int			 asked;		/* the script is in the lookup job */
+	int			 index;		/* ... as its command number */
+	int			 done;		/* and answered */
+	int			 failed;
+	int			 refused;	/* 402 or 429: nothing reserved */
+	int			 reserved;
+	int			 settled;
+	nm_nano			 worst;		/* the worst-case cost reserved */
+	int64_t			 tokens_est;
+	struct gov_admit	 admit;
 };
 
 struct request {
@@ -176,6 +193,7 @@ struct request {
 	int			 metric_status;		/* status for /metrics */
 	struct outcome		 oc;
 	struct req_cache	 cache;
+	struct req_gov		 gov;
 	/* The project's own key for the source (bring your own key). */
 	struct provider_conf	 own_prov;	/* prov, with api_key = own_key */
 	char			*own_key;	/* cleansed on free */
@@ -252,6 +270,15 @@ void		 cache_settle(struct request *, struct rjob *, const char *answer,
 /* Let identical requests waiting on this one go on (mu held). */
 void		 cache_release(struct request *, struct rjob *);
 void		 cache_request_free(struct request *);
+
+/* req-admit.c: budgets and rate limits. */
+/* Put the admission script in a lookup job: 0, or -1 (cannot admit). */
+int		 admit_cmd(struct request *, struct rjob *);
+/* Read its reply (Redis thread, mu held). */
+void		 admit_reply(struct request *, const struct rjob *);
+enum stage	 stage_admit_check(struct request *);
+/* Settle what was reserved, at the billed cost (mu held). */
+void		 admit_settle(struct request *);
 
 /* relay.c: the engine's callbacks for a call (engine thread). */
 extern const struct upstream_cb relay_cb;

@@ -24,6 +24,7 @@
 #include "nextmodel.h"
 #include "auth.h"
 #include "crypto.h"
+#include "govern.h"
 #include "http.h"
 #include "log.h"
 #include "request.h"
@@ -141,7 +142,7 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 {
 	struct worker w;
 	sigset_t set;
-	char ident[32], name[32], err[512];
+	char ident[32], name[32], err[512], sha[41];
 	int sig, code = 0;
 
 	memset(&w, 0, sizeof(w));
@@ -152,6 +153,7 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 	w.metrics = metrics;
 	w.beat_slot = metrics_beat_claim(metrics, (int)getpid());
 	pthread_mutex_init(&w.reqs_mu, NULL);
+	pthread_mutex_init(&w.budgeted_mu, NULL);
 	snprintf(ident, sizeof(ident), "worker[%u.%d]", gen, slot);
 	log_set_ident(ident);
 
@@ -182,6 +184,13 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 		}
 	}
 	snprintf(name, sizeof(name), "%d", (int)getpid());
+	/* Scripts the Redis thread loads when Redis says NOSCRIPT. */
+	if (rthread_script(gov_admit_script(), sha) != 0 ||
+	    rthread_script(gov_settle_script(), sha) != 0) {
+		log_warnx("cannot register the Lua scripts");
+		code = 1;
+		goto out;
+	}
 	if ((w.rt = rthread_start(cfg, metrics, name, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("cannot start the Redis thread: %s", err);
@@ -225,6 +234,8 @@ out:
 	crypto_cleanse(w.receipt_key, sizeof(w.receipt_key));
 	curl_global_cleanup();
 	pthread_mutex_destroy(&w.reqs_mu);
+	strmap_free(&w.budgeted);
+	pthread_mutex_destroy(&w.budgeted_mu);
 	log_debug("exiting");
 	return code;
 }

@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "byok.h"
 #include "receipt.h"
+#include "strmap.h"
 #include "rthread.h"
 #include "upstream.h"
 
@@ -32,6 +33,9 @@ struct worker {
 	unsigned char		 receipt_key[RECEIPT_KEY_LEN];
 	struct byok_key		 byok;		/* opens projects' own provider keys */
 	struct byok_cache	*byok_cache;
+	/* Projects last seen with (1) or without (2) a budget: Redis away. */
+	pthread_mutex_t		 budgeted_mu;
+	struct strmap		 budgeted;
 	struct metrics		*metrics;
 	void			*httpd;		/* http.c's */
 	atomic_int		 draining;

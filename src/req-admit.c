@@ -1,0 +1,300 @@
+/*
+ * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
+ *
+ * Admission and settlement in the request pipeline: budgets and rate
+ * limits (src/govern.c holds the scripts).  The admission script goes in
+ * the same Redis round trip as the cache lookup (req-cache.c); its answer
+ * here becomes a 402 or a 429, or the request goes on with its
+ * x-ratelimit-* headers.  Settlement goes in the settle pipeline
+ * (outcome.c).  Stages run on libmicrohttpd's threads; admit_reply and
+ * settle_done on the Redis thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nextmodel.h"
+#include "audit.h"
+#include "catalog.h"
+#include "config.h"
+#include "estimate.h"
+#include "govern.h"
+#include "log.h"
+#include "metrics.h"
+#include "money.h"
+#include "request.h"
+#include "rthread.h"
+#include "worker.h"
+
+/* Wall-clock ms. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The admission request of req: the key, worst case and estimate. */
+static void
+gov_request(const struct request *req, struct gov_req *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->project = req->key.project;
+	g->team = req->key.team;
+	g->key_id = req->key.id;
+	g->request_id = req->id;
+	g->key_rpm = req->key.rpm;
+	g->key_tpm = req->key.tpm;
+	g->now_ms = now_ms();
+}
+
+/*
+ * Add the admission script to job j (before its other commands, so its
+ * reply comes first).  Nothing for the admin key.  0, or -1 when the
+ * request cannot be admitted (the caller answers).
+ */
+int
+admit_cmd(struct request *req, struct rjob *j)
+{
+	struct estimate_cost ec;
+	struct gov_req g;
+	struct gov_args a;
+	char err[160];
+
+	req->gov.asked = 0;
+	if (req->key.admin || req->model == NULL)
+		return 0;
+	gov_request(req, &g);
+	if (estimate_cost(&req->facts.est, req->model, &ec) == 0) {
+		g.cost = ec.worst;
+		g.tokens_est = req->facts.est.input_tokens + ec.output_worst;
+	} else {
+		g.cost = INT64_MAX / 2;		/* fits no budget */
+		g.tokens_est = req->facts.est.input_tokens;
+	}
+	req->gov.worst = g.cost;
+	req->gov.tokens_est = g.tokens_est;
+	if (gov_admit_args(&g, 1, &a, err, sizeof(err)) != 0 ||
+	    rjob_cmd(j, a.argc, a.argv, a.lens) != 0) {
+		log_warnx("admission: %s", err);
+		return -1;
+	}
+	req->gov.asked = 1;
+	req->gov.index = j->ncmds - 1;
+	return 0;
+}
+
+/* The admission script's reply (Redis thread, mu held). */
+void
+admit_reply(struct request *req, const struct rjob *j)
+{
+	char err[160];
+
+	if (!req->gov.asked)
+		return;
+	if (j->failed || req->gov.index >= j->ncmds ||
+	    gov_admit_reply(j->reply[req->gov.index], &req->gov.admit, err,
+	    sizeof(err)) != 0) {
+		if (!j->failed)
+			log_warnx("admission: %s", err);
+		req->gov.failed = 1;
+		return;
+	}
+	req->gov.done = 1;
+	/* Remembered for when Redis cannot say (stage_admit_check). */
+	pthread_mutex_lock(&req->w->budgeted_mu);
+	(void)strmap_put(&req->w->budgeted, req->key.project,
+	    strlen(req->key.project), req->gov.admit.has_budget ? 1 : 2, 1);
+	pthread_mutex_unlock(&req->w->budgeted_mu);
+}
+
+/* 1 if the project had no budget when last seen, so may go on unchecked. */
+static int
+known_unbudgeted(struct request *req)
+{
+	size_t *v;
+	int r;
+
+	pthread_mutex_lock(&req->w->budgeted_mu);
+	v = strmap_get(&req->w->budgeted, req->key.project,
+	    strlen(req->key.project));
+	r = v != NULL && *v == 2;
+	pthread_mutex_unlock(&req->w->budgeted_mu);
+	return r;
+}
+
+/* "$1.25" of nano-USD. */
+static const char *
+usd(nm_nano v, char *out, size_t len)
+{
+	char t[MONEY_STRLEN];
+
+	snprintf(out, len, "$%s", money_format(v, t, sizeof(t)));
+	return out;
+}
+
+/* The x-ratelimit-* (and Retry-After) headers of an admission. */
+static void
+rate_headers(struct request *req)
+{
+	struct gov_header hs[GOV_MAX_HEADERS];
+	size_t i, n;
+
+	n = gov_headers(&req->gov.admit, hs);
+	for (i = 0; i < n; i++)
+		request_header(req, hs[i].name, hs[i].value);
+}
+
+/*
+ * The admission's verdict: go on (reserved), 402 (a budget would be
+ * passed), 429 (a rate limit).  Redis unreachable: rate limits are skipped
+ * (counted); a project last seen with a budget, or never seen, fails
+ * closed (503: never a silent overspend) unless budgets_fail_open.
+ */
+enum stage
+stage_admit_check(struct request *req)
+{
+	const struct config *cfg = req->w->cfg;
+	const struct gov_admit *ad = &req->gov.admit;
+	char a[40], b[40], c[40];
+
+	if (!req->gov.asked)
+		return STAGE_NEXT;
+	if (!req->gov.done) {
+		metrics_count(req->w->metrics, MC_ADMIT_UNAVAILABLE, 1);
+		if (cfg->budgets_fail_open || known_unbudgeted(req))
+			return STAGE_NEXT;
+		return stage_fail(req, 503, "server_error", "budget_unavailable",
+		    NULL, "Budgets cannot be checked right now (the budget "
+		    "store is unreachable), so no request is sent to a source; "
+		    "try again shortly.");
+	}
+	switch (ad->verdict) {
+	case GOV_BUDGET:
+		req->gov.refused = 1;
+		return stage_fail(req, 402, "insufficient_quota",
+		    "budget_exceeded", NULL, "The %s budget has %s left of %s; "
+		    "this request could cost up to %s.",
+		    gov_scope_name(ad->scope), usd(ad->remaining, a, sizeof(a)),
+		    usd(ad->limit, b, sizeof(b)),
+		    usd(req->gov.worst, c, sizeof(c)));
+	case GOV_RATE:
+		req->gov.refused = 1;
+		rate_headers(req);
+		if (ad->retry_after_ms < 0)
+			return stage_fail(req, 429, "tokens", "rate_limit_exceeded",
+			    NULL, "This request (about %lld tokens) is larger "
+			    "than the %s's tokens-per-minute limit.",
+			    (long long)req->gov.tokens_est,
+			    gov_scope_name(ad->scope));
+		stage_fail(req, 429, ad->rate_tokens ? "tokens" : "requests",
+		    "rate_limit_exceeded", NULL, "Rate limit reached for the "
+		    "%s: %s per minute.  Try again in %lld ms.",
+		    gov_scope_name(ad->scope), ad->rate_tokens ? "tokens" :
+		    "requests", (long long)ad->retry_after_ms);
+		snprintf(req->err.retry_after, sizeof(req->err.retry_after),
+		    "%lld", (long long)(ad->retry_after_ms + 999) / 1000);
+		return STAGE_ANSWERED;
+	default:
+		break;
+	}
+	req->gov.reserved = ad->verdict == GOV_ALLOW;
+	rate_headers(req);
+	/* Close to the end of a budget: say how much is left. */
+	if (ad->has_budget && ad->limit > 0 && ad->remaining * 5 <= ad->limit)
+		request_header(req, "x-nextmodel-budget-remaining-usd",
+		    money_format(ad->remaining, a, sizeof(a)));
+	return STAGE_NEXT;
+}
+
+/* What settle_done needs: the thread to queue the audit event on. */
+struct settle_arg {
+	struct rthread	*rt;
+	char		 project[72];
+};
+
+/* The settle script's answer (Redis thread): a warning crossed is audited. */
+static void
+settle_done(struct rjob *j)
+{
+	struct settle_arg *sa = j->arg;
+	struct gov_settle st;
+	char err[160], details[256], t[MONEY_STRLEN], l[MONEY_STRLEN];
+	struct buf line;
+	struct rjob *a;
+	const char *argv[5];
+	int i;
+
+	for (i = 0; i < j->ncmds && !j->failed; i++) {
+		if (j->reply[i] == NULL || j->reply[i]->type != REDIS_REPLY_ARRAY ||
+		    gov_settle_reply(j->reply[i], &st, err, sizeof(err)) != 0 ||
+		    !st.warn)
+			continue;
+		log_info("budget warning: the %s budget of %s has %s of %s left",
+		    gov_scope_name(st.warn_scope), sa->project,
+		    money_format(st.remaining, t, sizeof(t)),
+		    money_format(st.limit, l, sizeof(l)));
+		snprintf(details, sizeof(details), "{\"scope\":\"%s\","
+		    "\"remaining_usd\":\"%s\",\"limit_usd\":\"%s\"}",
+		    gov_scope_name(st.warn_scope), t, l);
+		buf_init(&line, 4096);
+		if (audit_line(&line, AUDIT_ACTOR_API, "budget.warning",
+		    sa->project, details, "nextmodeld", now_ms(), err,
+		    sizeof(err)) == 0 && (a = rjob_new(NULL, NULL)) != NULL) {
+			argv[0] = "XADD";
+			argv[1] = "nm:audit";
+			argv[2] = "*";
+			argv[3] = "e";
+			argv[4] = line.data;
+			if (rjob_cmd(a, 5, argv, NULL) == 0)
+				rthread_submit(sa->rt, a);
+			else
+				rjob_free(a);
+		}
+		buf_free(&line);
+	}
+	free(j->arg);
+	rjob_free(j);
+}
+
+/*
+ * Settle what admission reserved: the reservation out, the billed cost in
+ * (a cache hit's discounted cost), tokens corrected.  Its own job, so its
+ * reply can be read (mu held).
+ */
+void
+admit_settle(struct request *req)
+{
+	struct gov_req g;
+	struct gov_args a;
+	struct settle_arg *sa;
+	struct rjob *j;
+	char err[160];
+
+	if (!req->gov.done || req->gov.refused || req->gov.settled)
+		return;
+	req->gov.settled = 1;
+	gov_request(req, &g);
+	g.cost = req->oc.cost;
+	g.tokens_est = req->gov.tokens_est;
+	g.tokens = req->oc.usage.total_tokens;
+	if ((sa = calloc(1, sizeof(*sa))) == NULL)
+		return;
+	sa->rt = req->w->rt;
+	snprintf(sa->project, sizeof(sa->project), "%s", req->key.project);
+	if ((j = rjob_new(settle_done, sa)) == NULL) {
+		free(sa);
+		return;
+	}
+	if (gov_settle_args(&g, 1, &a, err, sizeof(err)) != 0 ||
+	    rjob_cmd(j, a.argc, a.argv, a.lens) != 0) {
+		log_warnx("settle: %s", err);
+		free(sa);
+		rjob_free(j);
+		return;
+	}
+	rthread_submit(req->w->rt, j);
+}
