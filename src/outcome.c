@@ -65,7 +65,9 @@ static int
 make_receipt(struct request *req, struct buf *line)
 {
 	const struct outcome *oc = &req->oc;
+	struct receipt_attempt ra[REQ_MAX_ATTEMPTS];
 	struct receipt r;
+	int i;
 
 	memset(&r, 0, sizeof(r));
 	memcpy(r.id, req->receipt_id, sizeof(r.id));
@@ -100,6 +102,15 @@ make_receipt(struct request *req, struct buf *line)
 	    req->meta.request_id : NULL;
 	r.cache_key = req->cache.on ? req->cache.key[req->cache.hit == 2] :
 	    NULL;
+	r.policy_rule = req->decision != NULL ? req->decision->rule : NULL;
+	for (i = 0; i < req->nattempts; i++) {
+		ra[i].model = req->attempts[i].model;
+		ra[i].provider = req->attempts[i].provider;
+		ra[i].status = req->attempts[i].status;
+		ra[i].latency_ms = req->attempts[i].latency_ms;
+	}
+	r.attempts = ra;
+	r.nattempts = req->nattempts;
 	return receipt_write(&r, req->w->receipt_key, line);
 }
 

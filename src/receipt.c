@@ -90,7 +90,7 @@ receipt_write(const struct receipt *r, const unsigned char key[RECEIPT_KEY_LEN],
 {
 	struct buf b;
 	char t[32], hex[CRYPTO_SHA256_HEXLEN + 1];
-	int e = 0;
+	int e = 0, i;
 
 	buf_init(&b, RECEIPT_MAX_LINE);
 	receipt_time(r->created_ms, t, sizeof(t));
@@ -128,6 +128,15 @@ receipt_write(const struct receipt *r, const unsigned char key[RECEIPT_KEY_LEN],
 	e |= member_str(&b, "upstream_request_id", r->upstream_request_id);
 	e |= member_str(&b, "cache_key", r->cache_key);
 	e |= member_str(&b, "policy_rule", r->policy_rule);
+	e |= buf_appends(&b, ",\"attempts\":[");
+	for (i = 0; i < r->nattempts; i++) {
+		e |= buf_appends(&b, i > 0 ? ",{\"model\":" : "{\"model\":");
+		e |= json_write_cstr(&b, r->attempts[i].model);
+		e |= member_str(&b, "provider", r->attempts[i].provider);
+		e |= buf_appendf(&b, ",\"status\":%d,\"latency_ms\":%lld}",
+		    r->attempts[i].status, (long long)r->attempts[i].latency_ms);
+	}
+	e |= buf_appendc(&b, ']');
 	e |= buf_appendc(&b, '}');
 	if (e == 0) {
 		sign_hex(b.data, b.len, key, hex);

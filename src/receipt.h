@@ -17,7 +17,8 @@
  *    "billing_basis":"list_price"|"cache_rate"|"none","cost_usd":"0.0001",
  *    "fresh_cost_usd":"0.0001","saved_usd":"0","latency_ms":N,
  *    "ttfb_ms":N|null,"upstream_request_id":..|null,"cache_key":..|null,
- *    "policy_rule":..|null,"signature":"hmac-sha256:<64 hex>"}
+ *    "policy_rule":..|null,"attempts":[{"model":..,"provider":..,
+ *    "status":N,"latency_ms":N}...],"signature":"hmac-sha256:<64 hex>"}
  *
  * The signing key is HMAC-SHA256(server secret, "nextmodel receipt v1").
  */
@@ -34,6 +35,14 @@
 #define RECEIPT_ID_LEN		29	/* "rcpt_" + 24 hex */
 #define RECEIPT_HASH_STRLEN	72	/* "sha256:" + 64 hex + NUL */
 #define RECEIPT_MAX_LINE	8192	/* a receipt line never exceeds this */
+
+/* One attempt at a source (a fallback makes several). */
+struct receipt_attempt {
+	const char	*model;
+	const char	*provider;
+	int		 status;		/* the source's HTTP status; 0: none */
+	int64_t		 latency_ms;
+};
 
 /* What the gateway knows of a request when it is over.  NULL strings: null. */
 struct receipt {
@@ -62,6 +71,8 @@ struct receipt {
 	const char	*upstream_request_id;
 	const char	*cache_key;
 	const char	*policy_rule;
+	const struct receipt_attempt *attempts;
+	int		 nattempts;
 };
 
 /* A receipt read back from its line: what the ledger and reports need. */

@@ -289,6 +289,32 @@ on_done(void *arg, enum upstream_result res, const char *msg)
 	if (res != UPSTREAM_OK && res != UPSTREAM_CANCELLED &&
 	    !req->pctx.stream_over)
 		metrics_upstream_error(req->w->metrics, req->prov->name);
+	/*
+	 * Nothing reached the client yet and the source failed (429, 5xx,
+	 * a timeout, no connection): the next target, if the rule has one.
+	 */
+	if (req->phase == REQ_WAITING && !req->gone &&
+	    (res == UPSTREAM_TIMEOUT || res == UPSTREAM_FAILED ||
+	    (res == UPSTREAM_OK && (req->up_status == 429 ||
+	    req->up_status >= 500))) &&
+	    request_next_target(req, res == UPSTREAM_OK ?
+	    (int)req->up_status : 0) == 0) {
+		pthread_mutex_unlock(&req->mu);
+		request_unref(req);	/* the failed call's reference */
+		return;
+	}
+	/* The attempt that ends the request, for the receipt. */
+	if (req->nattempts < REQ_MAX_ATTEMPTS && req->model != NULL &&
+	    (req->nattempts == 0 ||
+	    req->attempts[req->nattempts - 1].model != req->model->id)) {
+		req->attempts[req->nattempts].model = req->model->id;
+		req->attempts[req->nattempts].provider = req->model->provider;
+		req->attempts[req->nattempts].status = res == UPSTREAM_OK ?
+		    (int)req->up_status : 0;
+		req->attempts[req->nattempts].latency_ms = (nm_mono_us() -
+		    req->t_attempt_us) / 1000;
+		req->nattempts++;
+	}
 
 	if (req->phase == REQ_STREAM) {
 		if (req->finished || req->stream_failed)

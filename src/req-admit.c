@@ -108,7 +108,29 @@ admit_reply(struct request *req, const struct rjob *j)
 	pthread_mutex_lock(&req->w->budgeted_mu);
 	(void)strmap_put(&req->w->budgeted, req->key.project,
 	    strlen(req->key.project), req->gov.admit.has_budget ? 1 : 2, 1);
+	/* What routing policies read as the budget used (per mille). */
+	if (req->gov.admit.has_budget && req->gov.admit.limit > 0)
+		(void)strmap_put(&req->w->budget_used, req->key.project,
+		    strlen(req->key.project), 1 + (size_t)(1000 -
+		    NM_MAX(0, NM_MIN(1000, (int64_t)((__int128)
+		    req->gov.admit.remaining * 1000 / req->gov.admit.limit)))), 1);
 	pthread_mutex_unlock(&req->w->budgeted_mu);
+}
+
+/* The project's budget used when last seen (0..1); -1: unknown. */
+double
+admit_budget_used(struct request *req)
+{
+	size_t *v;
+	double d = -1;
+
+	pthread_mutex_lock(&req->w->budgeted_mu);
+	v = strmap_get(&req->w->budget_used, req->key.project,
+	    strlen(req->key.project));
+	if (v != NULL)
+		d = (double)(*v - 1) / 1000.0;
+	pthread_mutex_unlock(&req->w->budgeted_mu);
+	return d;
 }
 
 /* 1 if the project had no budget when last seen, so may go on unchecked. */

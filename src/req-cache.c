@@ -178,7 +178,7 @@ stage_cache_lookup(struct request *req)
 		    NULL, "This request cannot be checked against its budgets.");
 	}
 	req->cache.base = j->ncmds;
-	if (cfg->cache_mode == CONFIG_CACHE_OFF || cfg->secret == NULL ||
+	if (req->cache_mode == CONFIG_CACHE_OFF || cfg->secret == NULL ||
 	    cache_control_has(req->cache_control, "no-store"))
 		goto send;
 	make_scope(req);
@@ -190,7 +190,7 @@ stage_cache_lookup(struct request *req)
 	    req->cache.key[0]) != 0)
 		goto send;
 	n = 1;
-	if (cfg->cache_mode == CONFIG_CACHE_CANONICAL && !req->embeddings &&
+	if (req->cache_mode == CONFIG_CACHE_CANONICAL && !req->embeddings &&
 	    make_key(req, CANON_TEXT, &req->cache.canon[1],
 	    req->cache.key[1]) == 0)
 		n = 2;
@@ -236,21 +236,6 @@ hit_cost(nm_nano fresh, nm_nano rate)
 	return (nm_nano)(v / 1000000000);
 }
 
-/* Set a response header, replacing one of the same name. */
-static void
-set_header(struct request *req, const char *name, const char *value)
-{
-	int i;
-
-	for (i = 0; i < req->nhdr; i++)
-		if (strcasecmp(req->hdr[i].name, name) == 0) {
-			snprintf(req->hdr[i].value, sizeof(req->hdr[i].value),
-			    "%s", value);
-			return;
-		}
-	request_header(req, name, value);
-}
-
 /* Replay a verified entry e found in mode; the outcome says what it cost. */
 static enum stage
 replay(struct request *req, const struct cache_entry *e, enum canon_mode mode)
@@ -262,7 +247,7 @@ replay(struct request *req, const struct cache_entry *e, enum canon_mode mode)
 	size_t n;
 
 	oc->serve_mode = mode == CANON_EXACT ? "exact_cache" : "canonical_cache";
-	set_header(req, "x-nextmodel-serve-mode", oc->serve_mode);
+	request_set_header(req, "x-nextmodel-serve-mode", oc->serve_mode);
 	memset(&oc->usage, 0, sizeof(oc->usage));
 	oc->usage.prompt_tokens = e->prompt_tokens;
 	oc->usage.completion_tokens = e->completion_tokens;

@@ -48,39 +48,109 @@ st_embed_facts(struct request *req)
 }
 
 /*
- * The catalog model named, whether it can serve the request's facts, the
- * wire format of its source and the key to call it with.
+ * Make target i of the decision the current one: its model, source and
+ * wire format.  0, or -1 with req->err.
+ */
+static int
+select_target(struct request *req, int i)
+{
+	const struct config *cfg = req->w->cfg;
+	const struct policy_target *t = &req->decision->targets[i];
+	const struct model *m = t->model;
+
+	req->target = i;
+	req->model = m;
+	req->prov = config_provider(cfg, t->provider);
+	if (req->prov == NULL ||
+	    (req->ops = provider_ops(req->prov->kind)) == NULL) {
+		errinfo_set(&req->err, 501, "server_error", "not_implemented",
+		    NULL, "The source of model '%s' speaks a wire format this "
+		    "gateway version cannot call yet.", m->id);
+		return -1;
+	}
+	if (req->embeddings && (req->ops->embed_encode == NULL ||
+	    req->ops->embed_decode == NULL)) {
+		errinfo_set(&req->err, 400, "invalid_request_error",
+		    "model_not_supported", "model", "model %s does not support "
+		    "embeddings", m->id);
+		return -1;
+	}
+	return 0;
+}
+
+/* A uniform draw in [0, 1) for a weighted split. */
+static double
+draw(void)
+{
+	uint32_t v = 0;
+
+	(void)crypto_random(&v, sizeof(v));
+	return (double)v / 4294967296.0;
+}
+
+/*
+ * Decide: the routing policies (policies/) turn the request's facts, its
+ * key and workload into the targets to try in order, the cache mode and
+ * the limits.  Without a rule the model named is the one target.
  */
 static enum stage
 st_decide(struct request *req)
 {
 	const struct config *cfg = req->w->cfg;
-	const struct model *m;
+	struct policy_input in;
+	struct policy_decision *d;
+	const struct policy_drop *dr;
 	char hint[CATALOG_HINT_MAX];
 
-	if ((m = catalog_find(cfg->catalog, req->facts.model)) == NULL)
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return stage_fail(req, 500, "server_error", NULL, NULL,
+		    "out of memory");
+	req->decision = d;
+	memset(&in, 0, sizeof(in));
+	in.facts = &req->facts;
+	in.key_id = req->key.id;
+	in.project = req->key.project;
+	in.team = req->key.team;
+	in.workload = req->workload;
+	in.budget_used = admit_budget_used(req);
+	in.draw = draw();
+	switch (policy_decide(cfg->policies, &in, d)) {
+	case POLICY_OK:
+		break;
+	case POLICY_UNKNOWN_MODEL:
 		return stage_fail(req, 404, "invalid_request_error",
 		    "model_not_found", "model", "The model '%.128s' does not "
 		    "exist or you do not have access to it.%s", req->facts.model,
 		    catalog_hint(cfg->catalog, req->facts.model, hint,
 		    sizeof(hint)));
-	req->model = m;
-	if (facts_fit(&req->facts.est, req->embeddings, m, &req->err, NULL,
-	    0) != 0) {
+	case POLICY_REFUSED:
+		if (d->budget_step >= 0)
+			return stage_fail(req, 402, "insufficient_quota",
+			    "budget_exceeded", NULL, "%s", d->message);
+		return stage_fail(req, 403, "invalid_request_error",
+		    "policy_refused", NULL, "%s", d->message);
+	default:
+		/* One model that cannot serve it: the same 400 as ever. */
+		dr = d->ndropped == 1 ? &d->dropped[0] : NULL;
+		if (dr != NULL && dr->model != NULL &&
+		    facts_fit(&req->facts.est, req->embeddings, dr->model,
+		    &req->err, NULL, 0) != 0) {
+			req->model = dr->model;
+			req->has_err = 1;
+			return STAGE_ANSWERED;
+		}
+		return stage_fail(req, 400, "invalid_request_error",
+		    "no_model_available", "model", "%s", d->message[0] ?
+		    d->message : "No model can serve this request.");
+	}
+	req->cache_mode = d->cache_mode == POLICY_CACHE_INHERIT ?
+	    cfg->cache_mode : d->cache_mode;
+	if (d->deadline_ms > 0)
+		req->deadline_us = req->t_start_us + d->deadline_ms * 1000;
+	if (select_target(req, 0) != 0) {
 		req->has_err = 1;
 		return STAGE_ANSWERED;
 	}
-	req->prov = config_provider(cfg, m->provider);
-	if (req->prov == NULL ||
-	    (req->ops = provider_ops(req->prov->kind)) == NULL)
-		return stage_fail(req, 501, "server_error", "not_implemented",
-		    NULL, "The source of model '%s' speaks a wire format this "
-		    "gateway version cannot call yet.", m->id);
-	if (req->embeddings && (req->ops->embed_encode == NULL ||
-	    req->ops->embed_decode == NULL))
-		return stage_fail(req, 400, "invalid_request_error",
-		    "model_not_supported", "model", "model %s does not support "
-		    "embeddings", m->id);
 	return STAGE_NEXT;
 }
 
@@ -196,53 +266,134 @@ ctx_init(struct request *req)
 }
 
 /*
- * Translate the body for the source and hand the call to the engine with
- * the source's timeouts; the connection waits for relay.c.
+ * Translate the body for the current target and hand the call to the
+ * engine with the source's (or the rule's) timeouts; the connection waits
+ * for relay.c.  mu held, or the request not yet shared.  0, or -1 with
+ * req->err.
  */
-static enum stage
-st_call(struct request *req)
+static int
+submit_current(struct request *req)
 {
 	struct upstream_req ur;
-	struct upstream_call *c;
-	enum stage r = STAGE_WAIT;
+	struct upstream_call *c, *old;
+	int stream = req->pctx.stream, usage = req->pctx.client_usage;
+	int b64 = req->pctx.embed_base64, rc = -1;
+	long per = req->decision->timeout_ms;
+	int64_t left;
 
 	memset(&ur, 0, sizeof(ur));
+	/* A fresh translation state for this target. */
+	if (req->pctx.state != NULL && req->pctx_ops != NULL &&
+	    req->pctx_ops->ctx_free != NULL)
+		req->pctx_ops->ctx_free(&req->pctx);
+	memset(&req->pctx, 0, sizeof(req->pctx));
+	req->pctx.stream = stream;
+	req->pctx.client_usage = usage;
+	req->pctx.embed_base64 = b64;
+	req->pctx_ops = req->ops;
 	ctx_init(req);
-	/* A fresh stream worth caching is rebuilt whole as it goes (relay.c). */
-	if (req->cache.on && req->pctx.stream && !req->embeddings)
-		req->cache.asm_ = assemble_new(req->w->cfg->cache_max_entry_bytes);
 	if ((req->embeddings ? req->ops->embed_encode :
 	    req->ops->chat_encode)(&req->pctx, &req->json, &ur,
-	    &req->err) != 0) {
-		req->has_err = 1;
-		r = STAGE_ANSWERED;
+	    &req->err) != 0)
 		goto out;
-	}
 	ur.connect_timeout_ms = req->prov->connect_timeout_ms;
 	if (req->pctx.stream) {
 		ur.timeout_ms = 0;
-		ur.idle_timeout_ms = req->prov->idle_timeout_ms;
+		ur.idle_timeout_ms = per > 0 ? per : req->prov->idle_timeout_ms;
 	} else {
-		ur.timeout_ms = req->prov->timeout_ms;
+		ur.timeout_ms = per > 0 ? per : req->prov->timeout_ms;
 		ur.idle_timeout_ms = 0;
 	}
+	/* Never past the rule's total deadline. */
+	if (req->deadline_us > 0) {
+		left = (req->deadline_us - nm_mono_us()) / 1000;
+		if (left < 1)
+			left = 1;
+		if (ur.timeout_ms == 0 || ur.timeout_ms > left)
+			ur.timeout_ms = left;
+	}
 	req->oc.attempts++;
-	pthread_mutex_lock(&req->mu);
 	req->phase = REQ_WAITING;
-	pthread_mutex_unlock(&req->mu);
 	request_ref(req);			/* the engine's */
 	if ((c = upstream_submit(req->w->up, &ur, &relay_cb, req)) == NULL) {
 		request_unref(req);
-		r = stage_fail(req, 503, "server_error", "shutting_down", NULL,
+		errinfo_set(&req->err, 503, "server_error", "shutting_down", NULL,
 		    "The gateway is shutting down; retry.");
 		goto out;
 	}
-	pthread_mutex_lock(&req->mu);
+	old = req->call;
 	req->call = c;
-	pthread_mutex_unlock(&req->mu);
+	if (old != NULL)
+		upstream_call_release(old);
+	req->t_attempt_us = nm_mono_us();
+	request_set_header(req, "x-nextmodel-model", req->model->id);
+	request_set_header(req, "x-nextmodel-provider", req->model->provider);
+	rc = 0;
 out:
 	upstream_req_free(&ur);
-	return r;
+	return rc;
+}
+
+/* The first attempt: a fresh stream worth caching is rebuilt as it goes. */
+static enum stage
+st_call(struct request *req)
+{
+	int r;
+
+	if (req->cache.on && req->pctx.stream && !req->embeddings)
+		req->cache.asm_ = assemble_new(req->w->cfg->cache_max_entry_bytes);
+	pthread_mutex_lock(&req->mu);
+	r = submit_current(req);
+	pthread_mutex_unlock(&req->mu);
+	if (r != 0) {
+		req->has_err = 1;
+		return STAGE_ANSWERED;
+	}
+	return STAGE_WAIT;
+}
+
+/*
+ * The attempt failed before anything reached the client (a 429 or 5xx,
+ * a timeout, no connection): note it and try the next target, translated
+ * to its own wire format, within the rule's retries and deadline (engine
+ * thread, mu held).  0 if another attempt is under way.
+ */
+int
+request_next_target(struct request *req, int status)
+{
+	const struct policy_decision *d = req->decision;
+	struct req_attempt *a;
+	int i, tries = req->nattempts + 1;
+
+	if (req->nattempts < REQ_MAX_ATTEMPTS) {
+		a = &req->attempts[req->nattempts++];
+		a->model = req->model->id;
+		a->provider = req->model->provider;
+		a->status = status;
+		a->latency_ms = (nm_mono_us() - req->t_attempt_us) / 1000;
+	}
+	if (d == NULL || req->phase != REQ_WAITING || req->gone ||
+	    (d->retries >= 0 && tries > d->retries) ||
+	    (req->deadline_us > 0 && nm_mono_us() >= req->deadline_us))
+		return -1;
+	for (i = req->target + 1; i < (int)d->ntargets; i++) {
+		if (select_target(req, i) != 0)
+			continue;
+		/* A fallback source uses the gateway's key for it. */
+		if (req->prov->api_key == NULL)
+			continue;
+		buf_reset(&req->upbody);
+		req->up_status = 0;
+		req->t_first_us = 0;
+		memset(&req->meta, 0, sizeof(req->meta));
+		sse_parser_free(&req->sse);
+		sse_parser_init(&req->sse, req->w->cfg->max_upstream_bytes);
+		log_info("attempt %d: %s via %s (the last one failed with %d)",
+		    tries + 1, req->model->id, req->model->provider, status);
+		if (submit_current(req) == 0)
+			return 0;
+	}
+	return -1;
 }
 
 /* The serve mode: every answer of these routes says it. */

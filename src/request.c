@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "nextmodel.h"
@@ -72,13 +73,14 @@ request_unref(struct request *req)
 	worker_untrack(req->w, req);
 	if (req->call != NULL)
 		upstream_call_release(req->call);
-	if (req->ops != NULL && req->ops->ctx_free != NULL)
-		req->ops->ctx_free(&req->pctx);
+	if (req->pctx_ops != NULL && req->pctx_ops->ctx_free != NULL)
+		req->pctx_ops->ctx_free(&req->pctx);
 	if (req->authorization != NULL) {
 		crypto_cleanse(req->authorization, strlen(req->authorization));
 		free(req->authorization);
 	}
 	json_free(&req->json);
+	free(req->decision);
 	cache_request_free(req);
 	if (req->own_key != NULL) {
 		crypto_cleanse(req->own_key, strlen(req->own_key));
@@ -116,6 +118,21 @@ request_header(struct request *req, const char *name, const char *value)
 	h = &req->hdr[req->nhdr++];
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	snprintf(h->value, sizeof(h->value), "%s", value);
+}
+
+/* Set a response header, replacing one of the same name. */
+void
+request_set_header(struct request *req, const char *name, const char *value)
+{
+	int i;
+
+	for (i = 0; i < req->nhdr; i++)
+		if (strcasecmp(req->hdr[i].name, name) == 0) {
+			snprintf(req->hdr[i].value, sizeof(req->hdr[i].value),
+			    "%s", value);
+			return;
+		}
+	request_header(req, name, value);
 }
 
 /* Set a whole answer. */

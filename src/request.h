@@ -29,6 +29,7 @@
 #include "errinfo.h"
 #include "facts.h"
 #include "govern.h"
+#include "policy.h"
 #include "json.h"
 #include "providers/provider.h"
 #include "receipt.h"
@@ -108,6 +109,15 @@ struct req_cache {
 	struct buf		 answer;	/* ... as a whole answer */
 };
 
+/* One attempt at a target, for the receipt. */
+struct req_attempt {
+	const char	*model;
+	const char	*provider;
+	int		 status;		/* the source's HTTP status; 0: no answer */
+	int64_t		 latency_ms;
+};
+#define REQ_MAX_ATTEMPTS	POLICY_MAX_TARGETS
+
 /* Admission: budgets and rate limits (req-admit.c). */
 struct req_gov {
 	int			 asked;		/* the script is in the lookup job */
@@ -181,6 +191,7 @@ struct request {
 	const struct model	*model;
 	const struct provider_conf *prov;
 	const struct provider_ops *ops;
+	const struct provider_ops *pctx_ops;	/* whose state pctx holds */
 	struct prov_ctx		 pctx;
 	int			 embeddings;		/* an embeddings call, not chat */
 	struct upstream_call	*call;
@@ -194,6 +205,14 @@ struct request {
 	struct outcome		 oc;
 	struct req_cache	 cache;
 	struct req_gov		 gov;
+	/* The routing decision and the attempts over its targets. */
+	struct policy_decision	*decision;	/* NULL before Decide */
+	int			 target;	/* the one being tried */
+	int			 cache_mode;	/* CONFIG_CACHE_*: the rule's or the config's */
+	int64_t			 deadline_us;	/* monotonic; 0: none */
+	int64_t			 t_attempt_us;
+	struct req_attempt	 attempts[REQ_MAX_ATTEMPTS];
+	int			 nattempts;
 	/* The project's own key for the source (bring your own key). */
 	struct provider_conf	 own_prov;	/* prov, with api_key = own_key */
 	char			*own_key;	/* cleansed on free */
@@ -236,6 +255,9 @@ const char	*request_arg(const struct request *, const char *name);
 
 /* Answers (request.c). */
 void		 request_header(struct request *, const char *name, const char *value);
+/* Set a response header, replacing one of the same name. */
+void		 request_set_header(struct request *, const char *name,
+		    const char *value);
 /* Set a whole answer. */
 void		 request_respond(struct request *, int status, const char *ctype,
 		    const char *body, size_t len);
@@ -279,6 +301,11 @@ void		 admit_reply(struct request *, const struct rjob *);
 enum stage	 stage_admit_check(struct request *);
 /* Settle what was reserved, at the billed cost (mu held). */
 void		 admit_settle(struct request *);
+/* The budget used by the project when last seen (0..1), or -1: unknown. */
+double		 admit_budget_used(struct request *);
+
+/* req-chat.c: the next target after a failed attempt (engine thread, mu held): 0 tried. */
+int		 request_next_target(struct request *, int status);
 
 /* relay.c: the engine's callbacks for a call (engine thread). */
 extern const struct upstream_cb relay_cb;

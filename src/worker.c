@@ -235,6 +235,7 @@ out:
 	curl_global_cleanup();
 	pthread_mutex_destroy(&w.reqs_mu);
 	strmap_free(&w.budgeted);
+	strmap_free(&w.budget_used);
 	pthread_mutex_destroy(&w.budgeted_mu);
 	log_debug("exiting");
 	return code;

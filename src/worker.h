@@ -36,6 +36,7 @@ struct worker {
 	/* Projects last seen with (1) or without (2) a budget: Redis away. */
 	pthread_mutex_t		 budgeted_mu;
 	struct strmap		 budgeted;
+	struct strmap		 budget_used;	/* project -> 1 + per-mille used */
 	struct metrics		*metrics;
 	void			*httpd;		/* http.c's */
 	atomic_int		 draining;

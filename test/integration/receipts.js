@@ -23,7 +23,7 @@ const FIELDS = ['id', 'request_id', 'created', 'key_id', 'project', 'team', 'wor
 	'endpoint', 'model_requested', 'model', 'provider', 'serve_mode', 'stream', 'status',
 	'error_code', 'usage', 'usage_source', 'billing_basis', 'cost_usd', 'fresh_cost_usd',
 	'saved_usd', 'latency_ms', 'ttfb_ms', 'upstream_request_id', 'cache_key', 'policy_rule',
-	'signature'];
+	'attempts', 'signature'];
 
 /* Check a receipt line's signature the way any holder of the secret can. */
 function verify(line, secret) {

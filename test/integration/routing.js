@@ -1,0 +1,139 @@
+/*
+ * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
+ *
+ * Routing policies in the gateway: a virtual model routed by a rule; a
+ * source that cannot be reached gives way to the next target, translated
+ * to its own wire format, and the receipt lists every attempt and the
+ * rule; cheapest picks by estimated cost; a workload rule turns the cache
+ * off; a SIGHUP with a changed policy is followed by the traffic, with no
+ * failed request during the reload.
+ */
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const h = require('./harness.js');
+
+h.requireBuild();
+const OpenAI = h.requirePackage('openai');
+
+function model(id, provider, upstream, inp, out) {
+	return { id, provider, upstream_model: upstream, input_per_mtok: inp,
+	    output_per_mtok: out, context_window: 128000, max_output: 4096,
+	    capabilities: ['tools', 'json', 'vision', 'streaming'], region: 'global',
+	    latency_ms: 500 };
+}
+
+const POLICY = `
+rules:
+  - name: auto-fallback
+    match:
+      model: auto
+    models: [route-dead, route-claude, mock-gpt]
+    strategy: ordered
+  - name: cheap
+    match:
+      model: cheap
+    models: [mock-gpt, route-cheap]
+    strategy: cheapest
+  - name: eval-no-cache
+    match:
+      workload: agent.*
+    cache: off
+`;
+
+test('routing policies', async (t) => {
+	const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'nm-policies-'));
+	fs.writeFileSync(path.join(dir, 'rules.yaml'), POLICY);
+	const env = await h.startEnv({ workers: 2,
+	    extraProviders: {
+		/* Nothing listens there: the connection is refused. */
+		dead: { kind: 'openai', base_url: 'http://127.0.0.1:1/v1', api_key_env: 'MOCK_API_KEY',
+		    connect_timeout_ms: 2000 },
+		claude: { kind: 'anthropic', api_key_env: 'MOCK_API_KEY', mock_path: '' },
+	    },
+	    extraModels: [model('route-dead', 'dead', 'dead-up', 0.1, 0.1),
+		model('route-claude', 'claude', 'claude-mock-upstream', 3, 15),
+		model('route-cheap', 'mock', 'mock-cheap-up', 0.01, 0.02)],
+	    extraConfig: { policies: dir } });
+	try {
+		const client = new OpenAI({ baseURL: env.baseURL, apiKey: env.key, maxRetries: 0 });
+
+		await t.test('fallback: the next target, in its own wire format', async () => {
+			const { data, response } = await client.chat.completions.create({
+			    model: 'auto', messages: [{ role: 'user', content: 'route me [[mock:text]]' }] },
+			    { headers: { 'cache-control': 'no-store' } }).withResponse();
+			assert.match(data.choices[0].message.content, /route me/);
+			assert.equal(response.headers.get('x-nextmodel-model'), 'route-claude');
+			assert.equal(response.headers.get('x-nextmodel-provider'), 'claude');
+			const rc = JSON.parse((await h.getReceipt(env,
+			    response.headers.get('x-nextmodel-receipt-url'))).text);
+			assert.equal(rc.policy_rule, 'auto-fallback');
+			assert.equal(rc.model_requested, 'auto');
+			assert.equal(rc.model, 'route-claude');
+			assert.deepEqual(rc.attempts.map((a) => [a.model, a.provider, a.status]),
+			    [['route-dead', 'dead', 0], ['route-claude', 'claude', 200]]);
+		});
+
+		await t.test('a stream falls back too, before its first byte', async () => {
+			const s = await env.stream({ model: 'auto', stream: true, messages: [{ role: 'user',
+			    content: 'stream route [[mock:text]]' }] }, { headers: { 'cache-control': 'no-store' } });
+			assert.equal(s.status, 200);
+			assert.equal(s.headers['x-nextmodel-model'], 'route-claude');
+			assert.match(h.streamText(s), /stream route/);
+		});
+
+		await t.test('cheapest: the cheaper model by estimated cost', async () => {
+			const r = await env.chat({ model: 'cheap', messages: [{ role: 'user', content: 'x' }] });
+			assert.equal(r.status, 200, r.text);
+			assert.equal(r.headers['x-nextmodel-model'], 'route-cheap');
+		});
+
+		await t.test('a workload rule turns the cache off', async () => {
+			const body = { model: 'mock-gpt', messages: [{ role: 'user', content: 'eval me' }] };
+			const hdr = { 'x-nextmodel-workload': 'agent.eval' };
+			await env.chat(body, { headers: hdr });
+			await h.sleep(300);
+			const b = await env.chat(body, { headers: hdr });
+			assert.equal(b.headers['x-nextmodel-serve-mode'], 'fresh');
+			/* Without the workload the same request is served from the cache. */
+			await env.chat(body);
+			await h.sleep(300);
+			assert.equal((await env.chat(body)).headers['x-nextmodel-serve-mode'], 'exact_cache');
+		});
+
+		await t.test('a reload changes the policy under load, no request fails', async () => {
+			let stop = false;
+			const seen = [];
+			const failures = [];
+			const load = (async () => {
+				for (let i = 0; !stop; i++) {
+					const r = await env.chat({ model: 'cheap', messages: [{ role: 'user',
+					    content: 'load ' + i }] }, { headers: { 'cache-control': 'no-store' } });
+					if (r.status !== 200)
+						failures.push(r.status + ' ' + r.text.slice(0, 100));
+					else
+						seen.push(r.headers['x-nextmodel-model']);
+				}
+			})();
+			await h.sleep(500);
+			fs.writeFileSync(path.join(dir, 'rules.yaml'), POLICY.replace(
+			    'models: [mock-gpt, route-cheap]\n    strategy: cheapest',
+			    'models: [mock-gpt]\n    strategy: ordered'));
+			env.reload();
+			const moved = await h.waitFor(() => seen.length > 0 &&
+			    seen[seen.length - 1] === 'mock-gpt', 15000, 100);
+			await h.sleep(500);
+			stop = true;
+			await load;
+			assert.ok(moved, 'the traffic never followed the new policy');
+			assert.deepEqual(failures, []);
+			assert.ok(seen.includes('route-cheap'), 'the old policy was never seen');
+		});
+	} finally {
+		await env.stop();
+		fs.rmSync(dir, { recursive: true, force: true });
+	}
+});
