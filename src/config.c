@@ -227,6 +227,8 @@ static const struct ckey config_keys[] = {
 	    0, 3600000, 0, NULL, 0 },
 	{ "key_cache_ms", CK_LONG, COFF(key_cache_ms), 2000, NULL,
 	    0, 5000, 0, NULL, 0 },
+	{ "key_cache_max_stale_ms", CK_LONG, COFF(key_cache_max_stale_ms),
+	    60000, NULL, 0, 86400000, 0, NULL, 0 },
 	{ "worker_timeout_ms", CK_LONG, COFF(worker_timeout_ms), 30000, NULL,
 	    1000, 600000, 0, NULL, 0 },
 	{ "metrics_require_admin", CK_BOOL, COFF(metrics_require_admin), 0,

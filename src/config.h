@@ -87,6 +87,7 @@ struct config {
 	int		 max_connections;	/* per worker; default 4096 */
 	long		 shutdown_timeout_ms;	/* drain on SIGTERM/reload; default 30000 */
 	long		 key_cache_ms;		/* per-worker key record cache; default 2000, max 5000 */
+	long		 key_cache_max_stale_ms;	/* ... stands in for a failing Redis this long; default 60000 */
 	long		 worker_timeout_ms;	/* a worker silent this long is killed; default 30000 */
 	int		 metrics_require_admin;	/* GET /metrics only with the admin key; default 0 */
 	struct provider_conf *providers;

@@ -444,6 +444,7 @@ test_defaults(void)
 	CHECK(cfg->shutdown_timeout_ms == 30000);
 	CHECK(cfg->worker_timeout_ms == 30000);
 	CHECK(cfg->key_cache_ms == 2000);
+	CHECK(cfg->key_cache_max_stale_ms == 60000);
 	CHECK(cfg->metrics_require_admin == 0);
 	CHECK(cfg->providers == NULL);
 	CHECK(cfg->nproviders == 0);
