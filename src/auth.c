@@ -890,6 +890,30 @@ auth_cache_get(struct auth_cache *ac, const char *secret, size_t len,
 	return AUTH_ASK;
 }
 
+/*
+ * Whether the cache already knows the key will be refused (malformed, or a
+ * fresh negative entry), without touching the entry: 1 refused, 0 maybe.
+ */
+int
+auth_cache_refuses(struct auth_cache *ac, const char *secret, size_t len)
+{
+	unsigned char		 h[CRYPTO_SHA256_LEN];
+	const struct cache_entry *e;
+	uint32_t		 i;
+	int			 rc = 0;
+
+	if (!auth_key_wellformed(secret, len))
+		return 1;
+	crypto_sha256(secret, len, h);
+	pthread_mutex_lock(&ac->lock);
+	if ((i = cache_find(ac, h)) != CACHE_NONE) {
+		e = &ac->e[i];
+		rc = !e->live && nm_mono_ms() - e->fetched_ms < ac->neg_ms;
+	}
+	pthread_mutex_unlock(&ac->lock);
+	return rc;
+}
+
 /* The Redis key holding the record of the key whose hash is h. */
 void
 auth_record_key(const unsigned char h[CRYPTO_SHA256_LEN], char *out,

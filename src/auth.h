@@ -86,6 +86,12 @@ int	auth_cache_lookup(struct auth_cache *, struct redis *, const char *secret,
  */
 int	auth_cache_get(struct auth_cache *, const char *secret, size_t len,
 	    unsigned char h[32], struct key_record *rec);
+/*
+ * 1 when the cache already knows the key is refused (malformed, or a fresh
+ * negative answer), 0 when it may pass; changes nothing.  For answering
+ * before a request's body is read.
+ */
+int	auth_cache_refuses(struct auth_cache *, const char *secret, size_t len);
 /* The Redis key of the record of the key whose hash is h (HGETALL it). */
 void	auth_record_key(const unsigned char h[32], char *out, size_t outlen);
 /* Decode that HGETALL reply: 1 live (rec), 0 unknown or revoked, -1 error. */

@@ -167,6 +167,8 @@ static const struct ckey limit_keys[] = {
 	    64 * KIB, 1 * GIB, 0, NULL, 0 },
 	{ "max_connections", CK_INT, COFF(max_connections), 4096, NULL,
 	    1, 1000000, 0, NULL, 0 },
+	{ "max_body_memory_bytes", CK_SIZE, COFF(max_body_memory_bytes),
+	    256 * MIB, NULL, 1 * KIB, 64 * GIB, 0, NULL, 0 },
 };
 
 _Static_assert(NM_NELEM(limit_keys) <= CONFIG_MAX_KEYS, "seen[] too small");
@@ -955,6 +957,24 @@ load_secrets(struct cfgctx *c, const struct ynode *root)
 	return (0);
 }
 
+/* Limits that depend on each other. */
+static int
+check_limits(struct cfgctx *c, const struct ynode *root)
+{
+	const struct config *cfg = c->cfg;
+	const struct ynode *lim, *n;
+
+	lim = ytree_get(root, "limits");
+	if (cfg->max_body_memory_bytes < cfg->max_body_bytes) {
+		n = lim != NULL ? ytree_get(lim, "max_body_memory_bytes") : NULL;
+		return (ytree_error(n != NULL ? n : lim != NULL ? lim : root,
+		    c->err, c->errlen, "limits.max_body_memory_bytes (%zu) must "
+		    "be at least limits.max_body_bytes (%zu)",
+		    cfg->max_body_memory_bytes, cfg->max_body_bytes));
+	}
+	return (0);
+}
+
 /* Every model must be served by a configured provider. */
 static int
 check_model_providers(struct cfgctx *c)
@@ -1093,6 +1113,8 @@ config_load(const char *path, char *err, size_t errlen)
 	    root) == -1)
 		goto fail;
 	if (load_secrets(&c, root) == -1)
+		goto fail;
+	if (check_limits(&c, root) == -1)
 		goto fail;
 	if ((cfg->catalog = catalog_load(cfg->catalog_path, err,
 	    errlen)) == NULL)

@@ -85,6 +85,7 @@ struct config {
 	int		 max_json_tokens;	/* default 1000000 */
 	size_t		 max_upstream_bytes;	/* default 64 MiB: one answer, one stream event */
 	int		 max_connections;	/* per worker; default 4096 */
+	size_t		 max_body_memory_bytes;	/* request bodies held by a worker; default 256 MiB */
 	long		 shutdown_timeout_ms;	/* drain on SIGTERM/reload; default 30000 */
 	long		 key_cache_ms;		/* per-worker key record cache; default 2000, max 5000 */
 	long		 key_cache_max_stale_ms;	/* ... stands in for a failing Redis this long; default 60000 */

@@ -10,42 +10,145 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <microhttpd.h>
 
 #include "nextmodel.h"
+#include "auth.h"
 #include "config.h"
+#include "crypto.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
 #include "worker.h"
 #include "http.h"
 
+#define RT_PREFIX	0x1	/* path is a prefix */
+#define RT_KEYED	0x2	/* needs a key: checked before the body is read */
+#define RT_BODY		0x4	/* reads a body; other routes drop theirs */
+
 struct route {
 	const char		*method;
 	const char		*path;
-	int			 prefix;	/* path is a prefix */
+	int			 flags;
 	const struct pipeline	*pipe;
 };
 
 static const struct route routes[] = {
-	{ "POST",	"/v1/chat/completions",	0, &pipe_chat },
-	{ "POST",	"/v1/embeddings",	0, &pipe_embeddings },
-	{ "POST",	"/v1/quotes",		0, &pipe_quotes },
-	{ "GET",	"/v1/models",		0, &pipe_models },
-	{ "GET",	"/v1/models/",		1, &pipe_model },
-	{ "GET",	"/v1/receipts/",	1, &pipe_receipt },
-	{ "GET",	"/v1/usage",		0, &pipe_usage },
+	{ "POST",	"/v1/chat/completions",	RT_KEYED | RT_BODY, &pipe_chat },
+	{ "POST",	"/v1/embeddings",	RT_KEYED | RT_BODY, &pipe_embeddings },
+	{ "POST",	"/v1/quotes",		RT_KEYED | RT_BODY, &pipe_quotes },
+	{ "GET",	"/v1/models",		RT_KEYED, &pipe_models },
+	{ "GET",	"/v1/models/",		RT_PREFIX | RT_KEYED, &pipe_model },
+	{ "GET",	"/v1/receipts/",	RT_PREFIX | RT_KEYED, &pipe_receipt },
+	{ "GET",	"/v1/usage",		RT_KEYED, &pipe_usage },
 	{ "GET",	"/healthz",		0, &pipe_healthz },
 	{ "GET",	"/readyz",		0, &pipe_readyz },
 	{ "GET",	"/metrics",		0, &pipe_metrics },
 };
 
-/* Pick the pipeline for method and path. */
+/*
+ * Per connection: whether it has yet to start a request (a drain waits
+ * for such connections too, or a client that connected just before the
+ * worker stopped accepting would see its connection closed unanswered),
+ * and what its current request's body costs.
+ */
+struct conn_state {
+	int	fresh;
+	int	drop_body;	/* the body is not kept */
+	size_t	body_mem;	/* bytes counted in body_mem */
+	size_t	body_used;	/* ... of which the body has */
+};
+
+/*
+ * Bytes of request bodies this worker holds (all its threads): past
+ * limits.max_body_memory_bytes a request is answered 503 instead.
+ */
+static atomic_size_t body_mem;
+
+/* A worker over its body memory: the client may retry shortly. */
+static enum stage
+st_body_memory(struct request *req)
+{
+	req->close = 1;
+	stage_fail(req, 503, "server_error", "server_busy", NULL,
+	    "The gateway is holding too many request bodies; retry shortly.");
+	snprintf(req->err.retry_after, sizeof(req->err.retry_after), "1");
+	return STAGE_ANSWERED;
+}
+
+static const stage_fn body_memory_stages[] = { st_body_memory };
+static const struct pipeline pipe_body_memory = { "body_memory",
+    body_memory_stages, (int)NM_NELEM(body_memory_stages), 0 };
+
+/* The connection's state, or NULL (out of memory at connect). */
+static struct conn_state *
+conn_state_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* Give back what the connection's request body counted in body_mem. */
 static void
+body_mem_release(struct conn_state *cs)
+{
+	if (cs == NULL)
+		return;
+	if (cs->body_mem > 0)
+		atomic_fetch_sub(&body_mem, cs->body_mem);
+	cs->body_mem = cs->body_used = 0;
+}
+
+/*
+ * Count n more bytes of request body against the worker's body memory:
+ * 0, or -1 when that would pass limits.max_body_memory_bytes.
+ */
+static int
+body_reserve(struct worker *w, struct conn_state *cs, size_t n)
+{
+	size_t cap = w->cfg->max_body_memory_bytes;
+
+	if (atomic_fetch_add(&body_mem, n) + n > cap) {
+		atomic_fetch_sub(&body_mem, n);
+		return -1;
+	}
+	cs->body_mem += n;
+	return 0;
+}
+
+/*
+ * Keep n more bytes of the request's body, beyond what its Content-Length
+ * reserved if need be.  Over the worker's body memory the rest of the body
+ * is dropped and the request answered 503 once it is in (libmicrohttpd
+ * takes no answer while a body arrives).
+ */
+static void
+body_take(struct worker *w, struct request *req, struct conn_state *cs,
+    const char *data, size_t n)
+{
+	if (cs == NULL || cs->drop_body)
+		return;
+	if (cs->body_used + n > cs->body_mem &&
+	    body_reserve(w, cs, cs->body_used + n - cs->body_mem) != 0) {
+		req->pipe = &pipe_body_memory;
+		cs->drop_body = 1;
+		return;
+	}
+	if (buf_append(&req->body, data, n) != 0)
+		req->body_toobig = 1;
+	cs->body_used += n;
+}
+
+/* Pick the pipeline for method and path; the route's flags, or 0. */
+static int
 route(struct request *req)
 {
 	size_t i;
@@ -54,17 +157,46 @@ route(struct request *req)
 
 	for (i = 0; i < NM_NELEM(routes); i++) {
 		r = &routes[i];
-		if (r->prefix ? strncmp(req->path, r->path, strlen(r->path)) != 0 ||
+		if (r->flags & RT_PREFIX ? strncmp(req->path, r->path, strlen(r->path)) != 0 ||
 		    req->path[strlen(r->path)] == '\0' :
 		    strcmp(req->path, r->path) != 0)
 			continue;
 		path_seen = 1;
 		if (strcmp(req->method, r->method) == 0) {
 			req->pipe = r->pipe;
-			return;
+			return r->flags;
 		}
 	}
 	req->pipe = path_seen ? &pipe_method_not_allowed : &pipe_not_found;
+	return 0;
+}
+
+/*
+ * Whether the request's key is refused for sure without asking Redis:
+ * none, not "Bearer", malformed, or known bad in the worker's cache.  A
+ * well-formed key the cache does not know may be good: its body is read.
+ */
+static int
+key_refused(struct worker *w, const char *authz)
+{
+	const struct config *cfg = w->cfg;
+	unsigned char h[CRYPTO_SHA256_LEN];
+	const char *k;
+	size_t n;
+
+	if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
+		return 1;
+	for (k = authz + 7; *k == ' '; k++)
+		;
+	n = strlen(k);
+	while (n > 0 && k[n - 1] == ' ')
+		n--;
+	if (cfg->has_admin_key) {
+		crypto_sha256(k, n, h);
+		if (crypto_memeq(h, cfg->admin_key_hash, sizeof(h)))
+			return 0;
+	}
+	return auth_cache_refuses(w->auth, k, n);
 }
 
 /* Resume a suspended connection (called with req->mu held). */
@@ -160,6 +292,9 @@ copy_header(struct MHD_Connection *conn, const char *name, char *out,
 	snprintf(out, outlen, "%s", v != NULL ? v : "");
 }
 
+/* Bytes of a body read and dropped before a refused key's 401. */
+#define HTTP_REFUSED_DRAIN	(64 * 1024)
+
 /* Bytes of an oversized body read and dropped before answering 413. */
 static size_t
 drain_limit(const struct worker *w)
@@ -202,17 +337,19 @@ static struct request *
 request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
     const char *method)
 {
+	struct conn_state *cs = conn_state_of(conn);
 	struct request *req;
 	const char *v;
 	char *end;
 	unsigned long long cl;
 	size_t hsize;
+	int flags, expect, cl_known = 0;
 
 	if ((req = request_new(w)) == NULL)
 		return NULL;
 	snprintf(req->method, sizeof(req->method), "%s", method);
 	snprintf(req->path, sizeof(req->path), "%s", url);
-	route(req);
+	flags = route(req);
 	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
 	if (v != NULL && (req->authorization = strdup(v)) == NULL) {
@@ -224,23 +361,43 @@ request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
 	copy_header(conn, MHD_HTTP_HEADER_CACHE_CONTROL, req->cache_control,
 	    sizeof(req->cache_control));
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, copy_arg, req);
+	expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_EXPECT) != NULL;
 	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (v != NULL) {
-		cl = strtoull(v, &end, 10);
-		if (end != v && cl > w->cfg->max_body_bytes) {
-			req->body_toobig = 1;
-			/*
-			 * A client that waits for 100 Continue, or one that
-			 * announces far too much, is answered at once; others
-			 * get their body read and dropped first, so they see
-			 * the 413 instead of a reset while still sending.
-			 */
-			v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-			    MHD_HTTP_HEADER_EXPECT);
-			if (v != NULL || cl > drain_limit(w))
-				req->answer_now = 1;
-		}
+	cl = 0;
+	if (v != NULL && ((cl = strtoull(v, &end, 10)), end != v))
+		cl_known = 1;
+	if (cl_known && cl > w->cfg->max_body_bytes) {
+		req->body_toobig = 1;
+		/*
+		 * A client that waits for 100 Continue, or one that announces
+		 * far too much, is answered at once; others get their body
+		 * read and dropped first, so they see the 413 instead of a
+		 * reset while still sending.
+		 */
+		if (expect || cl > drain_limit(w))
+			req->answer_now = 1;
+	}
+	if (cs != NULL)
+		cs->drop_body = !(flags & RT_BODY) || req->body_toobig;
+	if ((flags & RT_KEYED) && key_refused(w, req->authorization)) {
+		/*
+		 * The body of a request that will be refused is not kept.  The
+		 * answer goes at once (no 100 Continue) unless the body is
+		 * small and the client sends it without waiting: a close with
+		 * unread bytes resets the connection, and that client would
+		 * see a reset instead of its 401.
+		 */
+		req->close = 1;
+		if (cs != NULL)
+			cs->drop_body = 1;
+		if (expect || !cl_known || cl > HTTP_REFUSED_DRAIN)
+			req->answer_now = 1;
+	} else if (cs != NULL && !cs->drop_body && cl > 0 &&
+	    body_reserve(w, cs, (size_t)cl) != 0) {
+		req->pipe = &pipe_body_memory;
+		req->answer_now = 1;
 	}
 	hsize = 0;
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &hsize);
@@ -253,14 +410,6 @@ request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
 	return req;
 }
 
-/*
- * Per connection: whether it has yet to start a request.  A drain waits
- * for such connections too, or a client that connected just before the
- * worker stopped accepting would see its connection closed unanswered.
- */
-struct conn_state {
-	int	fresh;
-};
 
 /* Count open connections for /metrics and track fresh ones for draining. */
 static void
@@ -282,6 +431,7 @@ connection_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 	}
 	metrics_connections(w->metrics, -1);
 	if ((cs = *socket_ctx) != NULL) {
+		body_mem_release(cs);
 		if (cs->fresh)
 			atomic_fetch_sub(&w->fresh_conns, 1);
 		free(cs);
@@ -293,11 +443,9 @@ connection_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 static void
 connection_used(struct worker *w, struct MHD_Connection *conn)
 {
-	const union MHD_ConnectionInfo *ci;
 	struct conn_state *cs;
 
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	if (ci != NULL && (cs = ci->socket_context) != NULL && cs->fresh) {
+	if ((cs = conn_state_of(conn)) != NULL && cs->fresh) {
 		cs->fresh = 0;
 		atomic_fetch_sub(&w->fresh_conns, 1);
 	}
@@ -322,9 +470,9 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 			return MHD_YES;
 		/* Answer now, without reading the body. */
 	} else if (*upload_data_size > 0) {
-		if (!req->body_toobig &&
-		    buf_append(&req->body, upload_data, *upload_data_size) != 0)
-			req->body_toobig = 1;
+		if (!req->body_toobig)
+			body_take(w, req, conn_state_of(conn), upload_data,
+			    *upload_data_size);
 		if (req->body_toobig) {
 			req->dropped += *upload_data_size;
 			if (req->dropped > drain_limit(w))
@@ -374,7 +522,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct request *req = *con_cls;
 
 	(void)cls;
-	(void)conn;
+	body_mem_release(conn_state_of(conn));
 	if (req == NULL)
 		return;
 	*con_cls = NULL;

@@ -88,6 +88,8 @@ static const struct {
 	{ "bad-limits-unknown.yaml", NULL, 3,
 	    "unknown key \"limits.max_bodies\"" },
 	{ "bad-limits-type.yaml", NULL, 1, "limits: expected a mapping" },
+	{ "bad-body-memory.yaml", NULL, 3, "limits.max_body_memory_bytes "
+	    "(1048576) must be at least limits.max_body_bytes (2097152)" },
 	{ "bad-key-cache.yaml", NULL, 1,
 	    "key_cache_ms: expected an integer from 0 to 5000" },
 	{ "bad-metrics-admin.yaml", NULL, 1,
@@ -441,6 +443,7 @@ test_defaults(void)
 	CHECK(cfg->max_json_tokens == 1000000);
 	CHECK(cfg->max_upstream_bytes == 64 * 1024 * 1024);
 	CHECK(cfg->max_connections == 4096);
+	CHECK(cfg->max_body_memory_bytes == 256 * 1024 * 1024);
 	CHECK(cfg->shutdown_timeout_ms == 30000);
 	CHECK(cfg->worker_timeout_ms == 30000);
 	CHECK(cfg->key_cache_ms == 2000);
