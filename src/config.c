@@ -169,6 +169,12 @@ static const struct ckey limit_keys[] = {
 	    1, 1000000, 0, NULL, 0 },
 	{ "max_body_memory_bytes", CK_SIZE, COFF(max_body_memory_bytes),
 	    256 * MIB, NULL, 1 * KIB, 64 * GIB, 0, NULL, 0 },
+	{ "header_timeout_ms", CK_LONG, COFF(header_timeout_ms), 60000, NULL,
+	    100, 3600000, 0, NULL, 0 },
+	{ "body_timeout_ms", CK_LONG, COFF(body_timeout_ms), 300000, NULL,
+	    100, 86400000, 0, NULL, 0 },
+	{ "max_connections_per_client", CK_INT,
+	    COFF(max_connections_per_client), 512, NULL, 0, 1000000, 0, NULL, 0 },
 };
 
 _Static_assert(NM_NELEM(limit_keys) <= CONFIG_MAX_KEYS, "seen[] too small");

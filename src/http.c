@@ -7,6 +7,11 @@
  * thread ever blocks on a model call.  Nothing else includes microhttpd.h.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -59,11 +64,102 @@ static const struct route routes[] = {
  * and what its current request's body costs.
  */
 struct conn_state {
-	int	fresh;
-	int	drop_body;	/* the body is not kept */
-	size_t	body_mem;	/* bytes counted in body_mem */
-	size_t	body_used;	/* ... of which the body has */
+	int			 fresh;
+	int			 drop_body;	/* the body is not kept */
+	size_t			 body_mem;	/* bytes counted in body_mem */
+	size_t			 body_used;	/* ... of which the body has */
+	/* The sweeper's, under sweep.mu. */
+	int			 phase;		/* CS_* */
+	int64_t			 since_ms;	/* monotonic: the phase began */
+	int			 fd;
+	struct conn_state	*prev, *next;
 };
+
+/*
+ * Where a connection is, for the deadlines on the request head and body:
+ * libmicrohttpd's timeout restarts with every byte, so a client sending
+ * one byte a minute would hold a connection for ever.  A head is awaited
+ * from the connect or the end of the previous request (so an idle
+ * keep-alive connection ends after the head deadline too).
+ */
+enum {
+	CS_HEAD = 0,	/* waiting for a request's head */
+	CS_BODY,	/* the head is in, the body is arriving */
+	CS_BUSY,	/* the request runs or is answered */
+	CS_CUT,		/* past its deadline: shut down */
+};
+
+/* The connections of this worker, swept a few times a second. */
+static struct {
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	struct conn_state	*head;
+	pthread_t		 thread;
+	int			 running;
+	int			 stop;
+	long			 head_ms, body_ms;
+} sweep = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL,
+    0, 0, 0, 0, 0 };
+
+#define SWEEP_MS	200
+
+/* Move the connection to phase (any thread). */
+static void
+conn_phase(struct conn_state *cs, int phase)
+{
+	if (cs == NULL)
+		return;
+	pthread_mutex_lock(&sweep.mu);
+	if (cs->phase != CS_CUT && cs->phase != phase) {
+		cs->phase = phase;
+		cs->since_ms = nm_mono_ms();
+	}
+	pthread_mutex_unlock(&sweep.mu);
+}
+
+/*
+ * Shut down connections past their deadline; libmicrohttpd then sees the
+ * end of the socket and closes it.  The fd stays valid while listed: the
+ * connection leaves the list (notify closed) before its socket is closed.
+ */
+static void *
+sweeper(void *arg)
+{
+	struct conn_state *cs;
+	struct timespec ts;
+	int64_t now;
+	long limit;
+
+	(void)arg;
+	pthread_mutex_lock(&sweep.mu);
+	while (!sweep.stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += SWEEP_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&sweep.cv, &sweep.mu, &ts);
+		now = nm_mono_ms();
+		for (cs = sweep.head; cs != NULL; cs = cs->next) {
+			if (cs->phase == CS_HEAD)
+				limit = sweep.head_ms;
+			else if (cs->phase == CS_BODY)
+				limit = sweep.body_ms;
+			else
+				continue;
+			if (now - cs->since_ms < limit)
+				continue;
+			log_info("closing a connection: request %s not in "
+			    "within %ld ms", cs->phase == CS_HEAD ? "head" :
+			    "body", limit);
+			cs->phase = CS_CUT;
+			(void)shutdown(cs->fd, SHUT_RDWR);
+		}
+	}
+	pthread_mutex_unlock(&sweep.mu);
+	return NULL;
+}
 
 /*
  * Bytes of request bodies this worker holds (all its threads): past
@@ -379,6 +475,7 @@ request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
 		if (expect || cl > drain_limit(w))
 			req->answer_now = 1;
 	}
+	conn_phase(cs, CS_BODY);
 	if (cs != NULL)
 		cs->drop_body = !(flags & RT_BODY) || req->body_toobig;
 	if ((flags & RT_KEYED) && key_refused(w, req->authorization)) {
@@ -419,18 +516,39 @@ connection_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 	struct worker *w = cls;
 	struct conn_state *cs;
 
-	(void)conn;
+	const union MHD_ConnectionInfo *ci;
+
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		metrics_connections(w->metrics, 1);
-		if ((cs = calloc(1, sizeof(*cs))) != NULL) {
+		ci = MHD_get_connection_info(conn,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci != NULL && (cs = calloc(1, sizeof(*cs))) != NULL) {
 			cs->fresh = 1;
 			atomic_fetch_add(&w->fresh_conns, 1);
-		}
+			cs->fd = ci->connect_fd;
+			cs->phase = CS_HEAD;
+			cs->since_ms = nm_mono_ms();
+			pthread_mutex_lock(&sweep.mu);
+			cs->next = sweep.head;
+			if (sweep.head != NULL)
+				sweep.head->prev = cs;
+			sweep.head = cs;
+			pthread_mutex_unlock(&sweep.mu);
+		} else
+			cs = NULL;
 		*socket_ctx = cs;
 		return;
 	}
 	metrics_connections(w->metrics, -1);
 	if ((cs = *socket_ctx) != NULL) {
+		pthread_mutex_lock(&sweep.mu);
+		if (cs->prev != NULL)
+			cs->prev->next = cs->next;
+		else
+			sweep.head = cs->next;
+		if (cs->next != NULL)
+			cs->next->prev = cs->prev;
+		pthread_mutex_unlock(&sweep.mu);
 		body_mem_release(cs);
 		if (cs->fresh)
 			atomic_fetch_sub(&w->fresh_conns, 1);
@@ -483,6 +601,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 			return MHD_YES;
 	}
 
+	conn_phase(conn_state_of(conn), CS_BUSY);
 	/*
 	 * Run the stages; again each time a wait is over.  A Redis or engine
 	 * callback may end the wait before this thread suspends: then the
@@ -523,6 +642,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	(void)cls;
 	body_mem_release(conn_state_of(conn));
+	conn_phase(conn_state_of(conn), CS_HEAD);
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
@@ -564,6 +684,8 @@ http_start(struct worker *w)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, memlimit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned int)cfg->max_connections_per_client,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, w,
 	    MHD_OPTION_NOTIFY_CONNECTION, connection_notify, w,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, w,
@@ -571,6 +693,16 @@ http_start(struct worker *w)
 	if (d == NULL)
 		return -1;
 	w->httpd = d;
+	sweep.head_ms = cfg->header_timeout_ms;
+	sweep.body_ms = cfg->body_timeout_ms;
+	sweep.stop = 0;
+	if ((errno = pthread_create(&sweep.thread, NULL, sweeper, NULL)) != 0) {
+		log_warn("cannot start the connection sweeper");
+		MHD_stop_daemon(d);
+		w->httpd = NULL;
+		return -1;
+	}
+	sweep.running = 1;
 	return 0;
 }
 
@@ -582,10 +714,19 @@ http_quiesce(struct worker *w)
 		(void)MHD_quiesce_daemon(w->httpd);
 }
 
+/* Stop the daemon, then the sweeper (its list is empty by then). */
 void
 http_stop(struct worker *w)
 {
 	if (w->httpd != NULL)
 		MHD_stop_daemon(w->httpd);
 	w->httpd = NULL;
+	if (sweep.running) {
+		pthread_mutex_lock(&sweep.mu);
+		sweep.stop = 1;
+		pthread_cond_signal(&sweep.cv);
+		pthread_mutex_unlock(&sweep.mu);
+		pthread_join(sweep.thread, NULL);
+		sweep.running = 0;
+	}
 }
