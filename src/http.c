@@ -68,6 +68,7 @@ struct conn_state {
 	int			 drop_body;	/* the body is not kept */
 	size_t			 body_mem;	/* bytes counted in body_mem */
 	size_t			 body_used;	/* ... of which the body has */
+	const char		*framing;	/* why the framing is refused */
 	/* The sweeper's, under sweep.mu. */
 	int			 phase;		/* CS_* */
 	int64_t			 since_ms;	/* monotonic: the phase began */
@@ -241,6 +242,99 @@ body_take(struct worker *w, struct request *req, struct conn_state *cs,
 	if (buf_append(&req->body, data, n) != 0)
 		req->body_toobig = 1;
 	cs->body_used += n;
+}
+
+/* Framing that a server behind a load balancer must refuse (RFC 9112). */
+static enum stage
+st_bad_framing(struct request *req)
+{
+	const struct conn_state *cs = conn_state_of(req->conn);
+
+	req->close = 1;
+	return stage_fail(req, 400, "invalid_request_error", "bad_request",
+	    NULL, "The request's framing is ambiguous: %s.", cs != NULL &&
+	    cs->framing != NULL ? cs->framing : "refused");
+}
+
+static const stage_fn bad_framing_stages[] = { st_bad_framing };
+static const struct pipeline pipe_bad_framing = { "bad_framing",
+    bad_framing_stages, (int)NM_NELEM(bad_framing_stages), 0 };
+
+/* What framing_check() has seen of the headers. */
+struct framing {
+	const char	*cl;		/* the first Content-Length */
+	int		 ncl;
+	int		 cl_differ;	/* another one says something else */
+	int		 cl_bad;	/* not only digits */
+	int		 nte;
+	int		 te_bad;	/* a Transfer-Encoding other than chunked */
+	int		 bare_lf;	/* a line ended by LF alone */
+};
+
+/*
+ * libmicrohttpd 0.9.75 parses the head in place, writing a NUL over each
+ * CR and LF that ends a line, and its header values point into that
+ * buffer: a value followed by one NUL and then text ended with a bare LF
+ * (it takes those as line ends; RFC 9112 section 2.2 lets a server refuse
+ * them, and a proxy in front may not take them).  The last line before the
+ * blank one cannot be told apart this way.
+ */
+static int
+bare_lf_after(const char *v)
+{
+	size_t n = strlen(v);
+
+	return v[n + 1] != '\0';
+}
+
+/* Look at one header for framing_check(). */
+static enum MHD_Result
+framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (key == NULL || value == NULL)
+		return MHD_YES;
+	if (bare_lf_after(value))
+		f->bare_lf = 1;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (value[0] == '\0' || value[strspn(value, "0123456789")] != '\0')
+			f->cl_bad = 1;
+		if (f->ncl++ == 0)
+			f->cl = value;
+		else if (strcmp(f->cl, value) != 0)
+			f->cl_differ = 1;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->nte++;
+		if (strcasecmp(value, "chunked") != 0)
+			f->te_bad = 1;
+	}
+	return MHD_YES;
+}
+
+/* The reason the request's framing is refused, or NULL. */
+static const char *
+framing_check(struct MHD_Connection *conn, const char *version)
+{
+	struct framing f;
+
+	memset(&f, 0, sizeof(f));
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_header, &f);
+	if (version != NULL && version[0] != '\0' && bare_lf_after(version))
+		f.bare_lf = 1;
+	if (f.cl_differ)
+		return "Content-Length given twice with different values";
+	if (f.cl_bad)
+		return "Content-Length is not a number";
+	if (f.ncl > 0 && f.nte > 0)
+		return "both Content-Length and Transfer-Encoding";
+	if (f.nte > 1 || f.te_bad)
+		return "a Transfer-Encoding other than chunked";
+	if (f.bare_lf)
+		return "a line ends with LF alone, not CR LF";
+	return NULL;
 }
 
 /* Pick the pipeline for method and path; the route's flags, or 0. */
@@ -431,7 +525,7 @@ copy_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 /* First call for a request: make it, route it, check its declared size. */
 static struct request *
 request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
-    const char *method)
+    const char *method, const char *version)
 {
 	struct conn_state *cs = conn_state_of(conn);
 	struct request *req;
@@ -440,12 +534,21 @@ request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
 	unsigned long long cl;
 	size_t hsize;
 	int flags, expect, cl_known = 0;
+	const char *why;
 
 	if ((req = request_new(w)) == NULL)
 		return NULL;
 	snprintf(req->method, sizeof(req->method), "%s", method);
 	snprintf(req->path, sizeof(req->path), "%s", url);
 	flags = route(req);
+	if ((why = framing_check(conn, version)) != NULL) {
+		if (cs != NULL)
+			cs->framing = why;
+		req->pipe = &pipe_bad_framing;
+		req->answer_now = 1;
+		req->close = 1;
+		flags = 0;
+	}
 	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
 	if (v != NULL && (req->authorization = strdup(v)) == NULL) {
@@ -578,10 +681,9 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	struct request *req = *con_cls;
 	enum MHD_Result ret;
 
-	(void)version;
 	if (req == NULL) {
 		connection_used(w, conn);
-		if ((req = request_begin(w, conn, url, method)) == NULL)
+		if ((req = request_begin(w, conn, url, method, version)) == NULL)
 			return MHD_NO;
 		*con_cls = req;
 		if (!req->answer_now)
@@ -684,6 +786,7 @@ http_start(struct worker *w)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, memlimit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned int)cfg->max_connections_per_client,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, w,
