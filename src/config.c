@@ -42,7 +42,6 @@
 #define CONFIG_NAME_MAX		64	/* provider names */
 #define CONFIG_ENV_MAX		128	/* environment variable names */
 #define CONFIG_URL_MAX		2048
-#define CONFIG_MAX_WORKERS	1024
 #define CONFIG_MAX_KEYS		32	/* rows in one table */
 
 #define KIB	1024L

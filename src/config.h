@@ -48,6 +48,12 @@ struct provider_conf {
 	unsigned	 line;
 };
 
+/*
+ * Most worker processes: the master holds room for three generations of
+ * them (serving, starting on a reload, still draining from the last one).
+ */
+#define CONFIG_MAX_WORKERS	256
+
 struct config {
 	char		*path;
 	char		*dir;			/* folder of path; relative paths start here */

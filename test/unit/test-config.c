@@ -42,9 +42,13 @@ static const struct {
 	const char	*msg;
 } bad_configs[] = {
 	{ "bad-workers-type.yaml", NULL, 1,
-	    "workers: expected an integer from 1 to 1024" },
+	    "workers: expected an integer from 1 to 256" },
+	{ "bad-workers-range.yaml", NULL, 1,
+	    "workers: expected an integer from 1 to 256" },
 	{ "bad-null-int.yaml", NULL, 1,
-	    "workers: expected an integer from 1 to 1024" },
+	    "workers: expected an integer from 1 to 256" },
+	{ "bad-workers-range.yaml", NULL, 1,
+	    "workers: expected an integer from 1 to 256" },
 	{ "bad-threads-range.yaml", NULL, 2,
 	    "threads: expected an integer from 1 to 256" },
 	{ "bad-unknown-key.yaml", NULL, 2, "unknown key \"workerz\"" },
