@@ -173,7 +173,7 @@ static const struct ckey limit_keys[] = {
 	{ "body_timeout_ms", CK_LONG, COFF(body_timeout_ms), 300000, NULL,
 	    100, 86400000, 0, NULL, 0 },
 	{ "max_connections_per_client", CK_INT,
-	    COFF(max_connections_per_client), 512, NULL, 0, 1000000, 0, NULL, 0 },
+	    COFF(max_connections_per_client), 0, NULL, 0, 1000000, 0, NULL, 0 },
 };
 
 _Static_assert(NM_NELEM(limit_keys) <= CONFIG_MAX_KEYS, "seen[] too small");

@@ -94,7 +94,7 @@ struct config {
 	size_t		 max_body_memory_bytes;	/* request bodies held by a worker; default 256 MiB */
 	long		 header_timeout_ms;	/* a request head must be in within; default 60000 */
 	long		 body_timeout_ms;	/* ... and its body; default 300000 */
-	int		 max_connections_per_client;	/* per worker and client address; 0 no cap; default 512 */
+	int		 max_connections_per_client;	/* per worker and client address; 0 (default) no cap */
 	long		 shutdown_timeout_ms;	/* drain on SIGTERM/reload; default 30000 */
 	long		 key_cache_ms;		/* per-worker key record cache; default 2000, max 5000 */
 	long		 key_cache_max_stale_ms;	/* ... stands in for a failing Redis this long; default 60000 */

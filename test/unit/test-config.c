@@ -450,7 +450,7 @@ test_defaults(void)
 	CHECK(cfg->max_body_memory_bytes == 256 * 1024 * 1024);
 	CHECK(cfg->header_timeout_ms == 60000);
 	CHECK(cfg->body_timeout_ms == 300000);
-	CHECK(cfg->max_connections_per_client == 512);
+	CHECK(cfg->max_connections_per_client == 0);
 	CHECK(cfg->shutdown_timeout_ms == 30000);
 	CHECK(cfg->worker_timeout_ms == 30000);
 	CHECK(cfg->key_cache_ms == 2000);
