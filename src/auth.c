@@ -794,6 +794,7 @@ struct auth_cache {
 	pthread_mutex_t		 lock;
 	long			 ttl_ms;
 	long			 neg_ms;
+	long			 max_stale_ms;	/* a stale entry stands no longer */
 	uint32_t		 max;
 	uint32_t		 nbuckets;	/* a power of two */
 	uint32_t		*buckets;
@@ -820,6 +821,7 @@ auth_cache_new(long ttl_ms, size_t max_entries)
 		return NULL;
 	ac->ttl_ms = ttl_ms;
 	ac->neg_ms = ttl_ms < AUTH_NEG_MAX_MS ? ttl_ms : AUTH_NEG_MAX_MS;
+	ac->max_stale_ms = AUTH_MAX_STALE_MS;
 	ac->max = (uint32_t)max_entries;
 	for (ac->nbuckets = 16; ac->nbuckets < ac->max; ac->nbuckets <<= 1)
 		;
@@ -839,6 +841,15 @@ auth_cache_new(long ttl_ms, size_t max_entries)
 	ac->free_head = 0;
 	ac->lru_head = ac->lru_tail = CACHE_NONE;
 	return ac;
+}
+
+/* How old a cached answer may be and still stand while Redis fails. */
+void
+auth_cache_max_stale(struct auth_cache *ac, long ms)
+{
+	pthread_mutex_lock(&ac->lock);
+	ac->max_stale_ms = ms < 0 ? 0 : ms;
+	pthread_mutex_unlock(&ac->lock);
 }
 
 /* Free the cache, wiping the records.  NULL does nothing. */
@@ -982,7 +993,8 @@ auth_cache_get(struct auth_cache *ac, const char *secret, size_t len,
 		lru_unlink(ac, i);
 		lru_push(ac, i);
 		if (now - e->fetched_ms < (e->live ? ac->ttl_ms : ac->neg_ms) ||
-		    (e->live && e->refreshing)) {
+		    (e->live && e->refreshing &&
+		    now - e->fetched_ms < ac->max_stale_ms)) {
 			/* Fresh, or another thread is refreshing it now. */
 			rc = e->live;
 			if (rc)
@@ -995,6 +1007,30 @@ auth_cache_get(struct auth_cache *ac, const char *secret, size_t len,
 	}
 	pthread_mutex_unlock(&ac->lock);
 	return AUTH_ASK;
+}
+
+/*
+ * Whether the cache already knows the key will be refused (malformed, or a
+ * fresh negative entry), without touching the entry: 1 refused, 0 maybe.
+ */
+int
+auth_cache_refuses(struct auth_cache *ac, const char *secret, size_t len)
+{
+	unsigned char		 h[CRYPTO_SHA256_LEN];
+	const struct cache_entry *e;
+	uint32_t		 i;
+	int			 rc = 0;
+
+	if (!auth_key_wellformed(secret, len))
+		return 1;
+	crypto_sha256(secret, len, h);
+	pthread_mutex_lock(&ac->lock);
+	if ((i = cache_find(ac, h)) != CACHE_NONE) {
+		e = &ac->e[i];
+		rc = !e->live && nm_mono_ms() - e->fetched_ms < ac->neg_ms;
+	}
+	pthread_mutex_unlock(&ac->lock);
+	return rc;
 }
 
 /* The Redis key holding the record of the key whose hash is h. */
@@ -1032,7 +1068,9 @@ auth_record_reply(const redisReply *rep, const unsigned char h[CRYPTO_SHA256_LEN
 /*
  * Store what Redis said of h (rc 1 live with fresh, 0 unknown, -1 Redis
  * failed) and give the answer to use: on a failure, a stale entry still
- * stands (and the next call asks again); with none, -1.
+ * stands (and the next call asks again) unless it is older than
+ * max_stale_ms, so a key revoked while Redis is away stops working in
+ * bounded time; with none, or one too old, -1.
  */
 int
 auth_cache_put(struct auth_cache *ac, const unsigned char h[CRYPTO_SHA256_LEN],
@@ -1050,9 +1088,11 @@ auth_cache_put(struct auth_cache *ac, const unsigned char h[CRYPTO_SHA256_LEN],
 	} else if ((i = cache_find(ac, h)) != CACHE_NONE) {
 		e = &ac->e[i];
 		e->refreshing = 0;
-		rc = e->live;
-		if (rc)
-			*rec = e->rec;
+		if (nm_mono_ms() - e->fetched_ms < ac->max_stale_ms) {
+			rc = e->live;
+			if (rc)
+				*rec = e->rec;
+		}
 	}
 	pthread_mutex_unlock(&ac->lock);
 	return rc;

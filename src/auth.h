@@ -73,11 +73,15 @@ struct auth_cache;
 /* ttl_ms 0: always ask Redis; max_entries 0: 4096.  NULL if out of memory. */
 struct auth_cache *auth_cache_new(long ttl_ms, size_t max_entries);
 void	auth_cache_free(struct auth_cache *);	/* NULL does nothing */
+/* A cached answer older than this never stands in for Redis (default 60 s). */
+#define AUTH_MAX_STALE_MS	60000
+void	auth_cache_max_stale(struct auth_cache *, long ms);
 /*
  * Look up a key through the cache: 1 live (rec filled), 0 unknown or
  * revoked, -1 Redis failure and nothing cached.  A cached positive answer
  * older than ttl is refreshed from Redis (a negative one after
- * min(ttl, 1 s)); while Redis fails, a cached answer stands even if old.
+ * min(ttl, 1 s)); while Redis fails, a cached answer stands while it is
+ * younger than the cache's max stale age (auth_cache_max_stale()), then -1.
  * Entries are keyed by the key's SHA-256; r is the calling thread's own.
  */
 int	auth_cache_lookup(struct auth_cache *, struct redis *, const char *secret,
@@ -91,6 +95,12 @@ int	auth_cache_lookup(struct auth_cache *, struct redis *, const char *secret,
  */
 int	auth_cache_get(struct auth_cache *, const char *secret, size_t len,
 	    unsigned char h[32], struct key_record *rec);
+/*
+ * 1 when the cache already knows the key is refused (malformed, or a fresh
+ * negative answer), 0 when it may pass; changes nothing.  For answering
+ * before a request's body is read.
+ */
+int	auth_cache_refuses(struct auth_cache *, const char *secret, size_t len);
 /* The Redis key of the record of the key whose hash is h (HGETALL it). */
 void	auth_record_key(const unsigned char h[32], char *out, size_t outlen);
 /* Decode that HGETALL reply: 1 live (rec), 0 unknown or revoked, -1 error. */
@@ -98,7 +108,8 @@ int	auth_record_reply(const redisReply *, const unsigned char h[32],
 	    struct key_record *rec);
 /*
  * Store Redis's answer (rc 1 with fresh, 0, or -1 for a failure) and return
- * the one to use: on a failure a cached (stale) answer still stands.
+ * the one to use: on a failure a cached (stale) answer still stands if it
+ * is younger than the max stale age.
  */
 int	auth_cache_put(struct auth_cache *, const unsigned char h[32], int rc,
 	    const struct key_record *fresh, struct key_record *rec);

@@ -42,7 +42,6 @@
 #define CONFIG_NAME_MAX		64	/* provider names */
 #define CONFIG_ENV_MAX		128	/* environment variable names */
 #define CONFIG_URL_MAX		2048
-#define CONFIG_MAX_WORKERS	1024
 #define CONFIG_MAX_KEYS		32	/* rows in one table */
 
 #define KIB	1024L
@@ -167,6 +166,14 @@ static const struct ckey limit_keys[] = {
 	    64 * KIB, 1 * GIB, 0, NULL, 0 },
 	{ "max_connections", CK_INT, COFF(max_connections), 4096, NULL,
 	    1, 1000000, 0, NULL, 0 },
+	{ "max_body_memory_bytes", CK_SIZE, COFF(max_body_memory_bytes),
+	    256 * MIB, NULL, 1 * KIB, 64 * GIB, 0, NULL, 0 },
+	{ "header_timeout_ms", CK_LONG, COFF(header_timeout_ms), 60000, NULL,
+	    100, 3600000, 0, NULL, 0 },
+	{ "body_timeout_ms", CK_LONG, COFF(body_timeout_ms), 300000, NULL,
+	    100, 86400000, 0, NULL, 0 },
+	{ "max_connections_per_client", CK_INT,
+	    COFF(max_connections_per_client), 0, NULL, 0, 1000000, 0, NULL, 0 },
 };
 
 _Static_assert(NM_NELEM(limit_keys) <= CONFIG_MAX_KEYS, "seen[] too small");
@@ -229,6 +236,8 @@ static const struct ckey config_keys[] = {
 	    0, 3600000, 0, NULL, 0 },
 	{ "key_cache_ms", CK_LONG, COFF(key_cache_ms), 2000, NULL,
 	    0, 5000, 0, NULL, 0 },
+	{ "key_cache_max_stale_ms", CK_LONG, COFF(key_cache_max_stale_ms),
+	    60000, NULL, 0, 86400000, 0, NULL, 0 },
 	{ "worker_timeout_ms", CK_LONG, COFF(worker_timeout_ms), 30000, NULL,
 	    1000, 600000, 0, NULL, 0 },
 	{ "metrics_require_admin", CK_BOOL, COFF(metrics_require_admin), 0,
@@ -955,6 +964,24 @@ load_secrets(struct cfgctx *c, const struct ynode *root)
 	return (0);
 }
 
+/* Limits that depend on each other. */
+static int
+check_limits(struct cfgctx *c, const struct ynode *root)
+{
+	const struct config *cfg = c->cfg;
+	const struct ynode *lim, *n;
+
+	lim = ytree_get(root, "limits");
+	if (cfg->max_body_memory_bytes < cfg->max_body_bytes) {
+		n = lim != NULL ? ytree_get(lim, "max_body_memory_bytes") : NULL;
+		return (ytree_error(n != NULL ? n : lim != NULL ? lim : root,
+		    c->err, c->errlen, "limits.max_body_memory_bytes (%zu) must "
+		    "be at least limits.max_body_bytes (%zu)",
+		    cfg->max_body_memory_bytes, cfg->max_body_bytes));
+	}
+	return (0);
+}
+
 /* Every model must be served by a configured provider. */
 static int
 check_model_providers(struct cfgctx *c)
@@ -1055,6 +1082,8 @@ config_load(const char *path, char *err, size_t errlen)
 	    root) == -1)
 		goto fail;
 	if (load_secrets(&c, root) == -1)
+		goto fail;
+	if (check_limits(&c, root) == -1)
 		goto fail;
 	if ((cfg->catalog = catalog_load(cfg->catalog_path, err,
 	    errlen)) == NULL)

@@ -50,6 +50,12 @@ struct provider_conf {
 	unsigned	 line;
 };
 
+/*
+ * Most worker processes: the master holds room for three generations of
+ * them (serving, starting on a reload, still draining from the last one).
+ */
+#define CONFIG_MAX_WORKERS	256
+
 struct config {
 	char		*path;
 	char		*dir;			/* folder of path; relative paths start here */
@@ -88,8 +94,13 @@ struct config {
 	int		 max_json_tokens;	/* default 1000000 */
 	size_t		 max_upstream_bytes;	/* default 64 MiB: one answer, one stream event */
 	int		 max_connections;	/* per worker; default 4096 */
+	size_t		 max_body_memory_bytes;	/* request bodies held by a worker; default 256 MiB */
+	long		 header_timeout_ms;	/* a request head must be in within; default 60000 */
+	long		 body_timeout_ms;	/* ... and its body; default 300000 */
+	int		 max_connections_per_client;	/* per worker and client address; 0 (default) no cap */
 	long		 shutdown_timeout_ms;	/* drain on SIGTERM/reload; default 30000 */
 	long		 key_cache_ms;		/* per-worker key record cache; default 2000, max 5000 */
+	long		 key_cache_max_stale_ms;	/* ... stands in for a failing Redis this long; default 60000 */
 	long		 worker_timeout_ms;	/* a worker silent this long is killed; default 30000 */
 	int		 metrics_require_admin;	/* GET /metrics only with the admin key; default 0 */
 	struct provider_conf *providers;

@@ -7,45 +7,338 @@
  * thread ever blocks on a model call.  Nothing else includes microhttpd.h.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <microhttpd.h>
 
 #include "nextmodel.h"
+#include "auth.h"
 #include "config.h"
+#include "crypto.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
 #include "worker.h"
 #include "http.h"
 
+#define RT_PREFIX	0x1	/* path is a prefix */
+#define RT_KEYED	0x2	/* needs a key: checked before the body is read */
+#define RT_BODY		0x4	/* reads a body; other routes drop theirs */
+
 struct route {
 	const char		*method;
 	const char		*path;
-	int			 prefix;	/* path is a prefix */
+	int			 flags;
 	const struct pipeline	*pipe;
 };
 
 static const struct route routes[] = {
-	{ "POST",	"/v1/chat/completions",	0, &pipe_chat },
-	{ "POST",	"/v1/embeddings",	0, &pipe_embeddings },
-	{ "POST",	"/v1/quotes",		0, &pipe_quotes },
-	{ "GET",	"/v1/models",		0, &pipe_models },
-	{ "GET",	"/v1/models/",		1, &pipe_model },
-	{ "GET",	"/v1/receipts/",	1, &pipe_receipt },
-	{ "GET",	"/v1/usage",		0, &pipe_usage },
+	{ "POST",	"/v1/chat/completions",	RT_KEYED | RT_BODY, &pipe_chat },
+	{ "POST",	"/v1/embeddings",	RT_KEYED | RT_BODY, &pipe_embeddings },
+	{ "POST",	"/v1/quotes",		RT_KEYED | RT_BODY, &pipe_quotes },
+	{ "GET",	"/v1/models",		RT_KEYED, &pipe_models },
+	{ "GET",	"/v1/models/",		RT_PREFIX | RT_KEYED, &pipe_model },
+	{ "GET",	"/v1/receipts/",	RT_PREFIX | RT_KEYED, &pipe_receipt },
+	{ "GET",	"/v1/usage",		RT_KEYED, &pipe_usage },
 	{ "GET",	"/healthz",		0, &pipe_healthz },
 	{ "GET",	"/readyz",		0, &pipe_readyz },
 	{ "GET",	"/metrics",		0, &pipe_metrics },
 };
 
-/* Pick the pipeline for method and path. */
+/*
+ * Per connection: whether it has yet to start a request (a drain waits
+ * for such connections too, or a client that connected just before the
+ * worker stopped accepting would see its connection closed unanswered),
+ * and what its current request's body costs.
+ */
+struct conn_state {
+	int			 fresh;
+	int			 drop_body;	/* the body is not kept */
+	size_t			 body_mem;	/* bytes counted in body_mem */
+	size_t			 body_used;	/* ... of which the body has */
+	const char		*framing;	/* why the framing is refused */
+	/* The sweeper's, under sweep.mu. */
+	int			 phase;		/* CS_* */
+	int64_t			 since_ms;	/* monotonic: the phase began */
+	int			 fd;
+	struct conn_state	*prev, *next;
+};
+
+/*
+ * Where a connection is, for the deadlines on the request head and body:
+ * libmicrohttpd's timeout restarts with every byte, so a client sending
+ * one byte a minute would hold a connection for ever.  A head is awaited
+ * from the connect or the end of the previous request (so an idle
+ * keep-alive connection ends after the head deadline too).
+ */
+enum {
+	CS_HEAD = 0,	/* waiting for a request's head */
+	CS_BODY,	/* the head is in, the body is arriving */
+	CS_BUSY,	/* the request runs or is answered */
+	CS_CUT,		/* past its deadline: shut down */
+};
+
+/* The connections of this worker, swept a few times a second. */
+static struct {
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	struct conn_state	*head;
+	pthread_t		 thread;
+	int			 running;
+	int			 stop;
+	long			 head_ms, body_ms;
+} sweep = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL,
+    0, 0, 0, 0, 0 };
+
+#define SWEEP_MS	200
+
+/* Move the connection to phase (any thread). */
 static void
+conn_phase(struct conn_state *cs, int phase)
+{
+	if (cs == NULL)
+		return;
+	pthread_mutex_lock(&sweep.mu);
+	if (cs->phase != CS_CUT && cs->phase != phase) {
+		cs->phase = phase;
+		cs->since_ms = nm_mono_ms();
+	}
+	pthread_mutex_unlock(&sweep.mu);
+}
+
+/*
+ * Shut down connections past their deadline; libmicrohttpd then sees the
+ * end of the socket and closes it.  The fd stays valid while listed: the
+ * connection leaves the list (notify closed) before its socket is closed.
+ */
+static void *
+sweeper(void *arg)
+{
+	struct conn_state *cs;
+	struct timespec ts;
+	int64_t now;
+	long limit;
+
+	(void)arg;
+	pthread_mutex_lock(&sweep.mu);
+	while (!sweep.stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += SWEEP_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&sweep.cv, &sweep.mu, &ts);
+		now = nm_mono_ms();
+		for (cs = sweep.head; cs != NULL; cs = cs->next) {
+			if (cs->phase == CS_HEAD)
+				limit = sweep.head_ms;
+			else if (cs->phase == CS_BODY)
+				limit = sweep.body_ms;
+			else
+				continue;
+			if (now - cs->since_ms < limit)
+				continue;
+			log_info("closing a connection: request %s not in "
+			    "within %ld ms", cs->phase == CS_HEAD ? "head" :
+			    "body", limit);
+			cs->phase = CS_CUT;
+			(void)shutdown(cs->fd, SHUT_RDWR);
+		}
+	}
+	pthread_mutex_unlock(&sweep.mu);
+	return NULL;
+}
+
+/*
+ * Bytes of request bodies this worker holds (all its threads): past
+ * limits.max_body_memory_bytes a request is answered 503 instead.
+ */
+static atomic_size_t body_mem;
+
+/* A worker over its body memory: the client may retry shortly. */
+static enum stage
+st_body_memory(struct request *req)
+{
+	req->close = 1;
+	stage_fail(req, 503, "server_error", "server_busy", NULL,
+	    "The gateway is holding too many request bodies; retry shortly.");
+	snprintf(req->err.retry_after, sizeof(req->err.retry_after), "1");
+	return STAGE_ANSWERED;
+}
+
+static const stage_fn body_memory_stages[] = { st_body_memory };
+static const struct pipeline pipe_body_memory = { "body_memory",
+    body_memory_stages, (int)NM_NELEM(body_memory_stages), 0 };
+
+/* The connection's state, or NULL (out of memory at connect). */
+static struct conn_state *
+conn_state_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* Give back what the connection's request body counted in body_mem. */
+static void
+body_mem_release(struct conn_state *cs)
+{
+	if (cs == NULL)
+		return;
+	if (cs->body_mem > 0)
+		atomic_fetch_sub(&body_mem, cs->body_mem);
+	cs->body_mem = cs->body_used = 0;
+}
+
+/*
+ * Count n more bytes of request body against the worker's body memory:
+ * 0, or -1 when that would pass limits.max_body_memory_bytes.
+ */
+static int
+body_reserve(struct worker *w, struct conn_state *cs, size_t n)
+{
+	size_t cap = w->cfg->max_body_memory_bytes;
+
+	if (atomic_fetch_add(&body_mem, n) + n > cap) {
+		atomic_fetch_sub(&body_mem, n);
+		return -1;
+	}
+	cs->body_mem += n;
+	return 0;
+}
+
+/*
+ * Keep n more bytes of the request's body, beyond what its Content-Length
+ * reserved if need be.  Over the worker's body memory the rest of the body
+ * is dropped and the request answered 503 once it is in (libmicrohttpd
+ * takes no answer while a body arrives).
+ */
+static void
+body_take(struct worker *w, struct request *req, struct conn_state *cs,
+    const char *data, size_t n)
+{
+	if (cs == NULL || cs->drop_body)
+		return;
+	if (cs->body_used + n > cs->body_mem &&
+	    body_reserve(w, cs, cs->body_used + n - cs->body_mem) != 0) {
+		req->pipe = &pipe_body_memory;
+		cs->drop_body = 1;
+		return;
+	}
+	if (buf_append(&req->body, data, n) != 0)
+		req->body_toobig = 1;
+	cs->body_used += n;
+}
+
+/* Framing that a server behind a load balancer must refuse (RFC 9112). */
+static enum stage
+st_bad_framing(struct request *req)
+{
+	const struct conn_state *cs = conn_state_of(req->conn);
+
+	req->close = 1;
+	return stage_fail(req, 400, "invalid_request_error", "bad_request",
+	    NULL, "The request's framing is ambiguous: %s.", cs != NULL &&
+	    cs->framing != NULL ? cs->framing : "refused");
+}
+
+static const stage_fn bad_framing_stages[] = { st_bad_framing };
+static const struct pipeline pipe_bad_framing = { "bad_framing",
+    bad_framing_stages, (int)NM_NELEM(bad_framing_stages), 0 };
+
+/* What framing_check() has seen of the headers. */
+struct framing {
+	const char	*cl;		/* the first Content-Length */
+	int		 ncl;
+	int		 cl_differ;	/* another one says something else */
+	int		 cl_bad;	/* not only digits */
+	int		 nte;
+	int		 te_bad;	/* a Transfer-Encoding other than chunked */
+	int		 bare_lf;	/* a line ended by LF alone */
+};
+
+/*
+ * libmicrohttpd 0.9.75 parses the head in place, writing a NUL over each
+ * CR and LF that ends a line, and its header values point into that
+ * buffer: a value followed by one NUL and then text ended with a bare LF
+ * (it takes those as line ends; RFC 9112 section 2.2 lets a server refuse
+ * them, and a proxy in front may not take them).  The last line before the
+ * blank one cannot be told apart this way.
+ */
+static int
+bare_lf_after(const char *v)
+{
+	size_t n = strlen(v);
+
+	return v[n + 1] != '\0';
+}
+
+/* Look at one header for framing_check(). */
+static enum MHD_Result
+framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (key == NULL || value == NULL)
+		return MHD_YES;
+	if (bare_lf_after(value))
+		f->bare_lf = 1;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (value[0] == '\0' || value[strspn(value, "0123456789")] != '\0')
+			f->cl_bad = 1;
+		if (f->ncl++ == 0)
+			f->cl = value;
+		else if (strcmp(f->cl, value) != 0)
+			f->cl_differ = 1;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->nte++;
+		if (strcasecmp(value, "chunked") != 0)
+			f->te_bad = 1;
+	}
+	return MHD_YES;
+}
+
+/* The reason the request's framing is refused, or NULL. */
+static const char *
+framing_check(struct MHD_Connection *conn, const char *version)
+{
+	struct framing f;
+
+	memset(&f, 0, sizeof(f));
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_header, &f);
+	if (version != NULL && version[0] != '\0' && bare_lf_after(version))
+		f.bare_lf = 1;
+	if (f.cl_differ)
+		return "Content-Length given twice with different values";
+	if (f.cl_bad)
+		return "Content-Length is not a number";
+	if (f.ncl > 0 && f.nte > 0)
+		return "both Content-Length and Transfer-Encoding";
+	if (f.nte > 1 || f.te_bad)
+		return "a Transfer-Encoding other than chunked";
+	if (f.bare_lf)
+		return "a line ends with LF alone, not CR LF";
+	return NULL;
+}
+
+/* Pick the pipeline for method and path; the route's flags, or 0. */
+static int
 route(struct request *req)
 {
 	size_t i;
@@ -54,17 +347,46 @@ route(struct request *req)
 
 	for (i = 0; i < NM_NELEM(routes); i++) {
 		r = &routes[i];
-		if (r->prefix ? strncmp(req->path, r->path, strlen(r->path)) != 0 ||
+		if (r->flags & RT_PREFIX ? strncmp(req->path, r->path, strlen(r->path)) != 0 ||
 		    req->path[strlen(r->path)] == '\0' :
 		    strcmp(req->path, r->path) != 0)
 			continue;
 		path_seen = 1;
 		if (strcmp(req->method, r->method) == 0) {
 			req->pipe = r->pipe;
-			return;
+			return r->flags;
 		}
 	}
 	req->pipe = path_seen ? &pipe_method_not_allowed : &pipe_not_found;
+	return 0;
+}
+
+/*
+ * Whether the request's key is refused for sure without asking Redis:
+ * none, not "Bearer", malformed, or known bad in the worker's cache.  A
+ * well-formed key the cache does not know may be good: its body is read.
+ */
+static int
+key_refused(struct worker *w, const char *authz)
+{
+	const struct config *cfg = w->cfg;
+	unsigned char h[CRYPTO_SHA256_LEN];
+	const char *k;
+	size_t n;
+
+	if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
+		return 1;
+	for (k = authz + 7; *k == ' '; k++)
+		;
+	n = strlen(k);
+	while (n > 0 && k[n - 1] == ' ')
+		n--;
+	if (cfg->has_admin_key) {
+		crypto_sha256(k, n, h);
+		if (crypto_memeq(h, cfg->admin_key_hash, sizeof(h)))
+			return 0;
+	}
+	return auth_cache_refuses(w->auth, k, n);
 }
 
 /* Resume a suspended connection (called with req->mu held). */
@@ -160,6 +482,9 @@ copy_header(struct MHD_Connection *conn, const char *name, char *out,
 	snprintf(out, outlen, "%s", v != NULL ? v : "");
 }
 
+/* Bytes of a body read and dropped before a refused key's 401. */
+#define HTTP_REFUSED_DRAIN	(64 * 1024)
+
 /* Bytes of an oversized body read and dropped before answering 413. */
 static size_t
 drain_limit(const struct worker *w)
@@ -200,19 +525,30 @@ copy_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 /* First call for a request: make it, route it, check its declared size. */
 static struct request *
 request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
-    const char *method)
+    const char *method, const char *version)
 {
+	struct conn_state *cs = conn_state_of(conn);
 	struct request *req;
 	const char *v;
 	char *end;
 	unsigned long long cl;
 	size_t hsize;
+	int flags, expect, cl_known = 0;
+	const char *why;
 
 	if ((req = request_new(w)) == NULL)
 		return NULL;
 	snprintf(req->method, sizeof(req->method), "%s", method);
 	snprintf(req->path, sizeof(req->path), "%s", url);
-	route(req);
+	flags = route(req);
+	if ((why = framing_check(conn, version)) != NULL) {
+		if (cs != NULL)
+			cs->framing = why;
+		req->pipe = &pipe_bad_framing;
+		req->answer_now = 1;
+		req->close = 1;
+		flags = 0;
+	}
 	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
 	if (v != NULL && (req->authorization = strdup(v)) == NULL) {
@@ -224,23 +560,44 @@ request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
 	copy_header(conn, MHD_HTTP_HEADER_CACHE_CONTROL, req->cache_control,
 	    sizeof(req->cache_control));
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, copy_arg, req);
+	expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_EXPECT) != NULL;
 	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (v != NULL) {
-		cl = strtoull(v, &end, 10);
-		if (end != v && cl > w->cfg->max_body_bytes) {
-			req->body_toobig = 1;
-			/*
-			 * A client that waits for 100 Continue, or one that
-			 * announces far too much, is answered at once; others
-			 * get their body read and dropped first, so they see
-			 * the 413 instead of a reset while still sending.
-			 */
-			v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-			    MHD_HTTP_HEADER_EXPECT);
-			if (v != NULL || cl > drain_limit(w))
-				req->answer_now = 1;
-		}
+	cl = 0;
+	if (v != NULL && ((cl = strtoull(v, &end, 10)), end != v))
+		cl_known = 1;
+	if (cl_known && cl > w->cfg->max_body_bytes) {
+		req->body_toobig = 1;
+		/*
+		 * A client that waits for 100 Continue, or one that announces
+		 * far too much, is answered at once; others get their body
+		 * read and dropped first, so they see the 413 instead of a
+		 * reset while still sending.
+		 */
+		if (expect || cl > drain_limit(w))
+			req->answer_now = 1;
+	}
+	conn_phase(cs, CS_BODY);
+	if (cs != NULL)
+		cs->drop_body = !(flags & RT_BODY) || req->body_toobig;
+	if ((flags & RT_KEYED) && key_refused(w, req->authorization)) {
+		/*
+		 * The body of a request that will be refused is not kept.  The
+		 * answer goes at once (no 100 Continue) unless the body is
+		 * small and the client sends it without waiting: a close with
+		 * unread bytes resets the connection, and that client would
+		 * see a reset instead of its 401.
+		 */
+		req->close = 1;
+		if (cs != NULL)
+			cs->drop_body = 1;
+		if (expect || !cl_known || cl > HTTP_REFUSED_DRAIN)
+			req->answer_now = 1;
+	} else if (cs != NULL && !cs->drop_body && cl > 0 &&
+	    body_reserve(w, cs, (size_t)cl) != 0) {
+		req->pipe = &pipe_body_memory;
+		req->answer_now = 1;
 	}
 	hsize = 0;
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &hsize);
@@ -253,14 +610,6 @@ request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
 	return req;
 }
 
-/*
- * Per connection: whether it has yet to start a request.  A drain waits
- * for such connections too, or a client that connected just before the
- * worker stopped accepting would see its connection closed unanswered.
- */
-struct conn_state {
-	int	fresh;
-};
 
 /* Count open connections for /metrics and track fresh ones for draining. */
 static void
@@ -270,18 +619,40 @@ connection_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 	struct worker *w = cls;
 	struct conn_state *cs;
 
-	(void)conn;
+	const union MHD_ConnectionInfo *ci;
+
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		metrics_connections(w->metrics, 1);
-		if ((cs = calloc(1, sizeof(*cs))) != NULL) {
+		ci = MHD_get_connection_info(conn,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci != NULL && (cs = calloc(1, sizeof(*cs))) != NULL) {
 			cs->fresh = 1;
 			atomic_fetch_add(&w->fresh_conns, 1);
-		}
+			cs->fd = ci->connect_fd;
+			cs->phase = CS_HEAD;
+			cs->since_ms = nm_mono_ms();
+			pthread_mutex_lock(&sweep.mu);
+			cs->next = sweep.head;
+			if (sweep.head != NULL)
+				sweep.head->prev = cs;
+			sweep.head = cs;
+			pthread_mutex_unlock(&sweep.mu);
+		} else
+			cs = NULL;
 		*socket_ctx = cs;
 		return;
 	}
 	metrics_connections(w->metrics, -1);
 	if ((cs = *socket_ctx) != NULL) {
+		pthread_mutex_lock(&sweep.mu);
+		if (cs->prev != NULL)
+			cs->prev->next = cs->next;
+		else
+			sweep.head = cs->next;
+		if (cs->next != NULL)
+			cs->next->prev = cs->prev;
+		pthread_mutex_unlock(&sweep.mu);
+		body_mem_release(cs);
 		if (cs->fresh)
 			atomic_fetch_sub(&w->fresh_conns, 1);
 		free(cs);
@@ -293,11 +664,9 @@ connection_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 static void
 connection_used(struct worker *w, struct MHD_Connection *conn)
 {
-	const union MHD_ConnectionInfo *ci;
 	struct conn_state *cs;
 
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	if (ci != NULL && (cs = ci->socket_context) != NULL && cs->fresh) {
+	if ((cs = conn_state_of(conn)) != NULL && cs->fresh) {
 		cs->fresh = 0;
 		atomic_fetch_sub(&w->fresh_conns, 1);
 	}
@@ -312,19 +681,18 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	struct request *req = *con_cls;
 	enum MHD_Result ret;
 
-	(void)version;
 	if (req == NULL) {
 		connection_used(w, conn);
-		if ((req = request_begin(w, conn, url, method)) == NULL)
+		if ((req = request_begin(w, conn, url, method, version)) == NULL)
 			return MHD_NO;
 		*con_cls = req;
 		if (!req->answer_now)
 			return MHD_YES;
 		/* Answer now, without reading the body. */
 	} else if (*upload_data_size > 0) {
-		if (!req->body_toobig &&
-		    buf_append(&req->body, upload_data, *upload_data_size) != 0)
-			req->body_toobig = 1;
+		if (!req->body_toobig)
+			body_take(w, req, conn_state_of(conn), upload_data,
+			    *upload_data_size);
 		if (req->body_toobig) {
 			req->dropped += *upload_data_size;
 			if (req->dropped > drain_limit(w))
@@ -335,6 +703,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 			return MHD_YES;
 	}
 
+	conn_phase(conn_state_of(conn), CS_BUSY);
 	/*
 	 * Run the stages; again each time a wait is over.  A Redis or engine
 	 * callback may end the wait before this thread suspends: then the
@@ -374,7 +743,8 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct request *req = *con_cls;
 
 	(void)cls;
-	(void)conn;
+	body_mem_release(conn_state_of(conn));
+	conn_phase(conn_state_of(conn), CS_HEAD);
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
@@ -416,6 +786,9 @@ http_start(struct worker *w)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, memlimit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned int)cfg->max_connections_per_client,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, w,
 	    MHD_OPTION_NOTIFY_CONNECTION, connection_notify, w,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, w,
@@ -423,6 +796,16 @@ http_start(struct worker *w)
 	if (d == NULL)
 		return -1;
 	w->httpd = d;
+	sweep.head_ms = cfg->header_timeout_ms;
+	sweep.body_ms = cfg->body_timeout_ms;
+	sweep.stop = 0;
+	if ((errno = pthread_create(&sweep.thread, NULL, sweeper, NULL)) != 0) {
+		log_warn("cannot start the connection sweeper");
+		MHD_stop_daemon(d);
+		w->httpd = NULL;
+		return -1;
+	}
+	sweep.running = 1;
 	return 0;
 }
 
@@ -434,10 +817,19 @@ http_quiesce(struct worker *w)
 		(void)MHD_quiesce_daemon(w->httpd);
 }
 
+/* Stop the daemon, then the sweeper (its list is empty by then). */
 void
 http_stop(struct worker *w)
 {
 	if (w->httpd != NULL)
 		MHD_stop_daemon(w->httpd);
 	w->httpd = NULL;
+	if (sweep.running) {
+		pthread_mutex_lock(&sweep.mu);
+		sweep.stop = 1;
+		pthread_cond_signal(&sweep.cv);
+		pthread_mutex_unlock(&sweep.mu);
+		pthread_join(sweep.thread, NULL);
+		sweep.running = 0;
+	}
 }

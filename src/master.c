@@ -35,7 +35,7 @@
 #include "metrics.h"
 #include "worker.h"
 
-#define MAX_CHILDREN	512
+#define MAX_CHILDREN	(3 * CONFIG_MAX_WORKERS)
 #define READY_WAIT_MS	10000
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	30000
@@ -166,6 +166,8 @@ child_by_pid(struct master *m, pid_t pid)
 	return NULL;
 }
 
+static int	children_alive(struct master *);
+
 /* Fork one worker of generation gen for slot, running cfg. */
 static int
 spawn(struct master *m, const struct config *cfg, unsigned gen, int slot)
@@ -292,6 +294,15 @@ reload(struct master *m)
 		log_warnx("reload: a new listen address takes effect only "
 		    "after a restart; still listening on %s:%d",
 		    m->cfg->listen_host, m->cfg->listen_port);
+	if (MAX_CHILDREN - children_alive(m) < cfg->workers) {
+		log_warnx("reload refused, the running configuration stays: "
+		    "%d workers still running, no room for %d more",
+		    children_alive(m), cfg->workers);
+		config_free(cfg);
+		metrics_reload(m->metrics, 0);
+		notify("READY=1");
+		return;
+	}
 	cfg->generation = ++m->gen;
 	m->pending_cfg = cfg;
 	m->pending_gen = (int)cfg->generation;
@@ -299,6 +310,32 @@ reload(struct master *m)
 	for (i = 0; i < cfg->workers; i++)
 		spawn(m, cfg, cfg->generation, i);
 	log_info("reload: generation %u starting", cfg->generation);
+}
+
+/*
+ * Workers of the new generation that died while the reload was settling
+ * were not respawned (their generation was not yet the current one): start
+ * their slots again now, or the gateway runs short for good.
+ */
+static void
+respawn_missing(struct master *m)
+{
+	int64_t now = nm_mono_ms();
+	int i, k, live;
+
+	for (i = 0; i < m->nslots; i++) {
+		live = 0;
+		for (k = 0; k < MAX_CHILDREN && !live; k++)
+			live = m->children[k].pid != 0 &&
+			    m->children[k].gen == m->cfg->generation &&
+			    m->children[k].slot == i;
+		if (!live) {
+			log_warnx("worker[%u.%d] died while the reload settled; "
+			    "starting it again", m->cfg->generation, i);
+			m->slots[i].respawn_at = now;
+			m->slots[i].backoff_ms = BACKOFF_MIN_MS;
+		}
+	}
 }
 
 /* The new generation is ready (or failed): switch over or roll back. */
@@ -330,6 +367,7 @@ reload_settle(struct master *m)
 	config_free(m->cfg);
 	m->cfg = cfg;
 	slots_resize(m, cfg->workers);
+	respawn_missing(m);
 	metrics_reload(m->metrics, 1);
 	notify("READY=1");
 }

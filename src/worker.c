@@ -197,7 +197,9 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 		code = 1;
 		goto out;
 	}
-	if ((w.auth = auth_cache_new(cfg->key_cache_ms, 8192)) == NULL ||
+	if ((w.auth = auth_cache_new(cfg->key_cache_ms, 8192)) != NULL)
+		auth_cache_max_stale(w.auth, cfg->key_cache_max_stale_ms);
+	if (w.auth == NULL ||
 	    (w.up = upstream_start(engine_beat, &w)) == NULL) {
 		log_warnx("cannot start the upstream engine");
 		code = 1;

@@ -314,7 +314,9 @@ function configText(e, opts) {
 	};
 	const limits = {};
 	for (const k of ['max_body_bytes', 'max_header_bytes', 'max_json_depth',
-	    'max_json_tokens', 'max_upstream_bytes', 'max_connections']) {
+	    'max_json_tokens', 'max_upstream_bytes', 'max_connections',
+	    'max_body_memory_bytes', 'header_timeout_ms', 'body_timeout_ms',
+	    'max_connections_per_client']) {
 		if (opts[k] !== undefined)
 			limits[k] = opts[k];
 	}

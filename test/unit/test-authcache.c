@@ -121,6 +121,62 @@ unknown_key(char *out, int c)
 	out[46] = '\0';
 }
 
+/*
+ * Without Redis: while lookups fail, a cached answer stands only while it
+ * is younger than the max stale age; then the answer is -1 (503), so a key
+ * revoked while Redis is away stops working in bounded time.
+ */
+static void
+max_stale_checks(void)
+{
+	struct auth_cache	*ac;
+	struct key_record	 fresh, rec;
+	unsigned char		 h[CRYPTO_SHA256_LEN], hn[CRYPTO_SHA256_LEN];
+	char			 k[AUTH_KEY_LEN + 1], n[AUTH_KEY_LEN + 1];
+
+	unknown_key(k, 'a');
+	unknown_key(n, 'b');
+	memset(&fresh, 0, sizeof(fresh));
+	snprintf(fresh.id, sizeof(fresh.id), "key_0123456789abcdef");
+	snprintf(fresh.project, sizeof(fresh.project), "p");
+	ac = auth_cache_new(50, 16);
+	CHECK(ac != NULL);
+	if (ac == NULL)
+		return;
+	auth_cache_max_stale(ac, 400);
+	CHECK(auth_cache_get(ac, k, strlen(k), h, &rec) == AUTH_ASK);
+	CHECK(auth_cache_put(ac, h, 1, &fresh, &rec) == 1);
+	CHECK(auth_cache_get(ac, n, strlen(n), hn, &rec) == AUTH_ASK);
+	CHECK(auth_cache_put(ac, hn, 0, NULL, &rec) == 0);
+	CHECK(auth_cache_get(ac, k, strlen(k), h, &rec) == 1);
+	sleep_ms(120);
+	/* Stale: ask Redis; it fails, the old answers stand. */
+	CHECK(auth_cache_get(ac, k, strlen(k), h, &rec) == AUTH_ASK);
+	/* Another thread meanwhile uses the entry being refreshed. */
+	CHECK(auth_cache_get(ac, k, strlen(k), h, &rec) == 1);
+	CHECK(auth_cache_put(ac, h, -1, NULL, &rec) == 1);
+	CHECK_STR(rec.id, "key_0123456789abcdef");
+	CHECK(auth_cache_get(ac, n, strlen(n), hn, &rec) == AUTH_ASK);
+	CHECK(auth_cache_put(ac, hn, -1, NULL, &rec) == 0);
+	sleep_ms(400);
+	/* Too old to stand in for Redis, refreshing or not. */
+	CHECK(auth_cache_get(ac, k, strlen(k), h, &rec) == AUTH_ASK);
+	CHECK(auth_cache_get(ac, k, strlen(k), h, &rec) == AUTH_ASK);
+	CHECK(auth_cache_put(ac, h, -1, NULL, &rec) == -1);
+	CHECK(rec.id[0] == '\0');
+	CHECK(auth_cache_get(ac, n, strlen(n), hn, &rec) == AUTH_ASK);
+	CHECK(auth_cache_put(ac, hn, -1, NULL, &rec) == -1);
+	/* Redis back: fresh answers again. */
+	CHECK(auth_cache_put(ac, h, 1, &fresh, &rec) == 1);
+	CHECK(auth_cache_get(ac, k, strlen(k), h, &rec) == 1);
+	/* 0: a failing Redis is never covered for. */
+	auth_cache_max_stale(ac, 0);
+	sleep_ms(60);
+	CHECK(auth_cache_get(ac, k, strlen(k), h, &rec) == AUTH_ASK);
+	CHECK(auth_cache_put(ac, h, -1, NULL, &rec) == -1);
+	auth_cache_free(ac);
+}
+
 /* One thread: random lookups of known, unknown and malformed keys. */
 static void *
 worker_main(void *arg)
@@ -204,6 +260,7 @@ main(void)
 
 	auth_cache_free(NULL);
 	redis_free(NULL);
+	max_stale_checks();
 	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
 		CHECK(auth_key_wellformed(formats[i].s,
 		    strlen(formats[i].s)) == formats[i].ok);

@@ -42,9 +42,13 @@ static const struct {
 	const char	*msg;
 } bad_configs[] = {
 	{ "bad-workers-type.yaml", NULL, 1,
-	    "workers: expected an integer from 1 to 1024" },
+	    "workers: expected an integer from 1 to 256" },
+	{ "bad-workers-range.yaml", NULL, 1,
+	    "workers: expected an integer from 1 to 256" },
 	{ "bad-null-int.yaml", NULL, 1,
-	    "workers: expected an integer from 1 to 1024" },
+	    "workers: expected an integer from 1 to 256" },
+	{ "bad-workers-range.yaml", NULL, 1,
+	    "workers: expected an integer from 1 to 256" },
 	{ "bad-threads-range.yaml", NULL, 2,
 	    "threads: expected an integer from 1 to 256" },
 	{ "bad-unknown-key.yaml", NULL, 2, "unknown key \"workerz\"" },
@@ -88,6 +92,8 @@ static const struct {
 	{ "bad-limits-unknown.yaml", NULL, 3,
 	    "unknown key \"limits.max_bodies\"" },
 	{ "bad-limits-type.yaml", NULL, 1, "limits: expected a mapping" },
+	{ "bad-body-memory.yaml", NULL, 3, "limits.max_body_memory_bytes "
+	    "(1048576) must be at least limits.max_body_bytes (2097152)" },
 	{ "bad-key-cache.yaml", NULL, 1,
 	    "key_cache_ms: expected an integer from 0 to 5000" },
 	{ "bad-metrics-admin.yaml", NULL, 1,
@@ -441,9 +447,14 @@ test_defaults(void)
 	CHECK(cfg->max_json_tokens == 1000000);
 	CHECK(cfg->max_upstream_bytes == 64 * 1024 * 1024);
 	CHECK(cfg->max_connections == 4096);
+	CHECK(cfg->max_body_memory_bytes == 256 * 1024 * 1024);
+	CHECK(cfg->header_timeout_ms == 60000);
+	CHECK(cfg->body_timeout_ms == 300000);
+	CHECK(cfg->max_connections_per_client == 0);
 	CHECK(cfg->shutdown_timeout_ms == 30000);
 	CHECK(cfg->worker_timeout_ms == 30000);
 	CHECK(cfg->key_cache_ms == 2000);
+	CHECK(cfg->key_cache_max_stale_ms == 60000);
 	CHECK(cfg->metrics_require_admin == 0);
 	CHECK(cfg->providers == NULL);
 	CHECK(cfg->nproviders == 0);
