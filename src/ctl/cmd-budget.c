@@ -217,7 +217,7 @@ budget_set(struct ctl *ctl, int argc, char **argv)
 	struct redis	*r;
 	enum gov_period	 period = GOV_TOTAL;
 	const char	*limit_s = NULL, *period_s = NULL;
-	char		 err[512], what[256], amount[MONEY_STRLEN];
+	char		 err[512], what[256], amount[MONEY_STRLEN], details[128];
 	nm_nano		 limit;
 	int64_t		 warn = GOV_WARN_DEFAULT_PPM;
 	int		 ch, rc;
@@ -277,7 +277,9 @@ budget_set(struct ctl *ctl, int argc, char **argv)
 	    money_format(limit, amount, sizeof(amount)),
 	    period == GOV_DAY ? "a day (UTC)" : period == GOV_MONTH ?
 	    "a month (UTC)" : "in total");
-	return CTL_OK;
+	snprintf(details, sizeof(details), "{\"limit_usd\":\"%s\","
+	    "\"period\":\"%s\"}", amount, period_s != NULL ? period_s : "total");
+	return ctl_audit(ctl, "budget.set", what, details);
 }
 
 /* nextmodelctl budget show: one "field: value" line each. */
@@ -380,7 +382,7 @@ budget_clear(struct ctl *ctl, int argc, char **argv)
 	    sizeof(err))) {
 	case 1:
 		fprintf(stderr, "budget of %s cleared\n", what);
-		return CTL_OK;
+		return ctl_audit(ctl, "budget.clear", what, NULL);
 	case 0:
 		ctl_warnx("no budget for %s", what);
 		return CTL_FAIL;

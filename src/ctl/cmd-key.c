@@ -51,26 +51,6 @@ struct column {
 	void		(*cell)(const struct key_record *, char *, size_t);
 };
 
-/*
- * Append an admin action to the audit trail; CTL_OK, or CTL_FAIL after a
- * warning (the action itself was done).  details: a JSON object or NULL.
- */
-static int
-audit(struct ctl *ctl, const char *action, const char *target,
-    const char *details)
-{
-	char	 actor[129], err[512];
-
-	audit_actor(actor, sizeof(actor));
-	if (audit_append(ctl_redis(ctl), actor, action, target, details, err,
-	    sizeof(err)) != 0) {
-		ctl_warnx("%s %s done, but the audit event was not written: %s",
-		    action, target, err);
-		return CTL_FAIL;
-	}
-	return CTL_OK;
-}
-
 /* The audit details of a new key: its labels and limits, never the secret. */
 static int
 create_details(const struct key_record *rec, struct buf *b)
@@ -208,7 +188,7 @@ key_create(struct ctl *ctl, int argc, char **argv)
 			ctl_warnx("out of memory");
 			arc = CTL_FAIL;
 		} else
-			arc = audit(ctl, "key.create", rec.id, d.data);
+			arc = ctl_audit(ctl, "key.create", rec.id, d.data);
 		buf_free(&d);
 		if (rc == CTL_OK)
 			rc = arc;
@@ -463,7 +443,7 @@ key_revoke(struct ctl *ctl, int argc, char **argv)
 	switch (auth_key_revoke(r, argv[optind], err, sizeof(err))) {
 	case 0:
 		fprintf(stderr, "revoked %s\n", argv[optind]);
-		return audit(ctl, "key.revoke", argv[optind], NULL);
+		return ctl_audit(ctl, "key.revoke", argv[optind], NULL);
 	case 1:
 		ctl_warnx("%s: no such key", argv[optind]);
 		return CTL_FAIL;

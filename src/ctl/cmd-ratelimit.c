@@ -89,7 +89,7 @@ ratelimit_set(struct ctl *ctl, int argc, char **argv)
 {
 	struct redis	*r;
 	const char	*project, *key;
-	char		 err[512];
+	char		 err[512], target[160], details[96];
 	int64_t		 rpm, tpm;
 	int		 rc;
 
@@ -112,7 +112,11 @@ ratelimit_set(struct ctl *ctl, int argc, char **argv)
 	}
 	fprintf(stderr, "rate limits of %s %s set\n", project ? "project" :
 	    "key", project ? project : key);
-	return CTL_OK;
+	snprintf(target, sizeof(target), "%s %s", project ? "project" : "key",
+	    project ? project : key);
+	snprintf(details, sizeof(details), "{\"rpm\":%lld,\"tpm\":%lld}",
+	    (long long)rpm, (long long)tpm);
+	return ctl_audit(ctl, "ratelimit.set", target, details);
 }
 
 /* nextmodelctl ratelimit show: "rpm: N" and "tpm: N" (0: none). */

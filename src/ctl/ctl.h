@@ -52,6 +52,12 @@ extern const struct ctl_group ctl_group_bench;
 extern const struct ctl_group ctl_group_budget;
 extern const struct ctl_group ctl_group_ratelimit;
 
+/*
+ * Append an admin action to the audit trail (nm:audit): CTL_OK, or
+ * CTL_FAIL after a warning (the action itself was done).
+ */
+int	ctl_audit(struct ctl *, const char *action, const char *target,
+	    const char *details_json);
 /* The config, loaded once; NULL after printing FILE:LINE: message. */
 const struct config *ctl_config(struct ctl *);
 /* A connected Redis handle from the config; NULL after printing why. */

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "log.h"
 #include "redis.h"
+#include "audit.h"
 #include "ctl.h"
 
 #ifndef PACKAGE_VERSION
@@ -221,6 +222,26 @@ wants_help(int argc, char **argv)
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * Append an admin action to the audit trail; CTL_OK, or CTL_FAIL after a
+ * warning (the action itself was done).  details: a JSON object or NULL.
+ */
+int
+ctl_audit(struct ctl *ctl, const char *action, const char *target,
+    const char *details)
+{
+	char	 actor[129], err[512];
+
+	audit_actor(actor, sizeof(actor));
+	if (audit_append(ctl_redis(ctl), actor, action, target, details, err,
+	    sizeof(err)) != 0) {
+		ctl_warnx("%s %s done, but the audit event was not written: %s",
+		    action, target, err);
+		return CTL_FAIL;
+	}
+	return CTL_OK;
 }
 
 /* Find and run the command in argv[0..argc): an exit code. */
