@@ -12,7 +12,8 @@
  * Rows: chat and streams at C connections; then the fresh path at 64
  * connections with receipts off, with receipts on and nextmodel-ledger
  * draining them, and the same with 1 ms added each way between the
- * gateway and Redis (a delaying proxy, bench/redis-delay.js); and
+ * gateway and Redis (a delaying proxy, bench/redis-delay.js), and with a
+ * project budget and key rate limits checked on every request; and
  * exact-cache hits at 64 connections, with and without that delay.  The
  * fresh rows send Cache-Control: no-store, so the cache stays out.
  */
@@ -139,6 +140,17 @@ async function main() {
 		await compare(e, 'chat (non-stream), receipts + ledger', CHAT, CONC);
 		await compare(e, 'chat (stream), receipts + ledger', STREAM, CONC);
 		ratios.on = await compare(e, 'fresh path, receipts + ledger', CHAT, 64);
+		/* The same with a budget and rate limits to check on every request. */
+		const gkey = e.ctl(['key', 'create', '--project', 'bench-governed', '--rpm',
+		    '10000000', '--tpm', '1000000000']).stdout.trim();
+		const b = e.ctl(['budget', 'set', '--project', 'bench-governed', '--limit-usd',
+		    '1000000', '--period', 'month']);
+		if (b.code !== 0)
+			throw new Error('budget set: ' + b.stderr);
+		const saved = e.key;
+		e.key = gkey;
+		ratios.gov = await compare(e, 'fresh path, with a budget and rate limits', CHAT, 64);
+		e.key = saved;
 		ratios.hit = await compare(e, 'exact-cache hits, receipts + ledger', CHAT, 64, {});
 		/* The same, with Redis 1 ms further away in each direction. */
 		const proxy = await startDelayProxy(e.redisPort, 1);
@@ -168,6 +180,8 @@ async function main() {
 	    `receipts + ledger ${ratios.on.ratio.toFixed(2)}, with Redis +1 ms ` +
 	    `${ratios.delay.ratio.toFixed(2)} (${(100 * ratios.delay.rps / ratios.on.rps).toFixed(0)}% ` +
 	    'of the req/s without the delay)');
+	console.log(`  fresh path with a budget and rate limits on the key: ` +
+	    `${ratios.gov.ratio.toFixed(2)} of direct`);
 	console.log(`  exact-cache hits / fresh path: ${(ratios.hit.rps / ratios.on.rps).toFixed(2)}x; ` +
 	    `hits with Redis +1 ms keep ${(100 * ratios.hitDelay.rps / ratios.hit.rps).toFixed(0)}% ` +
 	    'of the req/s without the delay');
