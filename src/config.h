@@ -75,6 +75,9 @@ struct config {
 	char		*ledger_dir;
 	int		 receipts;		/* sign and keep receipts; default on */
 	int		 budgets_fail_open;	/* Redis away: serve without budgets; default 0 */
+	int		 circuit_failures;	/* a source failing this often ... */
+	long		 circuit_window_s;	/* ... within this many seconds ... */
+	long		 circuit_cooldown_s;	/* ... rests this long; defaults 5, 30, 30 */
 	long		 receipt_ttl_s;		/* nm:receipt:<id> lifetime; default 7 days */
 	char		*spool_dir;		/* receipts wait here while Redis is away */
 	int		 cache_mode;		/* CONFIG_CACHE_*; default exact */

@@ -173,6 +173,8 @@ outcome_close(struct request *req, int status, const char *error_code)
 	cache_release(req, j);
 	/* The reservation out, the billed cost in. */
 	admit_settle(req);
+	/* What each attempt says of its source's speed and health. */
+	health_record(req, j);
 	if (j->ncmds == 0 && j->receipt == NULL)
 		rjob_free(j);
 	else

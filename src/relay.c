@@ -311,7 +311,9 @@ on_done(void *arg, enum upstream_result res, const char *msg)
 		req->attempts[req->nattempts].provider = req->model->provider;
 		req->attempts[req->nattempts].status = res == UPSTREAM_OK ?
 		    (int)req->up_status : 0;
-		req->attempts[req->nattempts].latency_ms = (nm_mono_us() -
+		/* An answer's speed is its time to first byte. */
+		req->attempts[req->nattempts].latency_ms = ((req->t_first_us >
+		    req->t_attempt_us ? req->t_first_us : nm_mono_us()) -
 		    req->t_attempt_us) / 1000;
 		req->nattempts++;
 	}

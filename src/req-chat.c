@@ -78,6 +78,32 @@ select_target(struct request *req, int i)
 	return 0;
 }
 
+/*
+ * Sources on a cool-down (they failed again and again, on any worker)
+ * are passed over, unless every target is on one: then all are tried.
+ */
+static void
+skip_cooling(struct request *req)
+{
+	struct policy_decision *d = req->decision;
+	size_t i, n = 0;
+
+	for (i = 0; i < d->ntargets; i++)
+		if (!health_cooling(req->w, d->targets[i].provider))
+			n++;
+	if (n == 0 || n == d->ntargets)
+		return;
+	for (i = 0, n = 0; i < d->ntargets; i++) {
+		if (health_cooling(req->w, d->targets[i].provider)) {
+			log_info("source %s is cooling down: %s passed over",
+			    d->targets[i].provider, d->targets[i].model->id);
+			continue;
+		}
+		d->targets[n++] = d->targets[i];
+	}
+	d->ntargets = n;
+}
+
 /* A uniform draw in [0, 1) for a weighted split. */
 static double
 draw(void)
@@ -100,6 +126,7 @@ st_decide(struct request *req)
 	struct policy_input in;
 	struct policy_decision *d;
 	const struct policy_drop *dr;
+	struct policy_latency lat[256];
 	char hint[CATALOG_HINT_MAX];
 
 	if ((d = calloc(1, sizeof(*d))) == NULL)
@@ -114,6 +141,8 @@ st_decide(struct request *req)
 	in.workload = req->workload;
 	in.budget_used = admit_budget_used(req);
 	in.draw = draw();
+	in.latency = lat;
+	in.nlatency = health_latency(req->w, lat, NM_NELEM(lat));
 	switch (policy_decide(cfg->policies, &in, d)) {
 	case POLICY_OK:
 		break;
@@ -143,6 +172,7 @@ st_decide(struct request *req)
 		    "no_model_available", "model", "%s", d->message[0] ?
 		    d->message : "No model can serve this request.");
 	}
+	skip_cooling(req);
 	req->cache_mode = d->cache_mode == POLICY_CACHE_INHERIT ?
 	    cfg->cache_mode : d->cache_mode;
 	if (d->deadline_ms > 0)

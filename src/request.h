@@ -307,6 +307,16 @@ double		 admit_budget_used(struct request *);
 /* req-chat.c: the next target after a failed attempt (engine thread, mu held): 0 tried. */
 int		 request_next_target(struct request *, int status);
 
+/* req-health.c: measured latency and source cool-downs, shared in Redis. */
+int		 health_init(void);
+int		 health_start(struct worker *);
+void		 health_stop(struct worker *);
+void		 health_free(struct worker *);
+/* Add the request's attempts as samples to the settle job (mu held). */
+void		 health_record(struct request *, struct rjob *);
+size_t		 health_latency(struct worker *, struct policy_latency *, size_t);
+int		 health_cooling(struct worker *, const char *provider);
+
 /* relay.c: the engine's callbacks for a call (engine thread). */
 extern const struct upstream_cb relay_cb;
 /* End a stream with an SSE error event (mu held). */

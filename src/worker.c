@@ -186,7 +186,8 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 	snprintf(name, sizeof(name), "%d", (int)getpid());
 	/* Scripts the Redis thread loads when Redis says NOSCRIPT. */
 	if (rthread_script(gov_admit_script(), sha) != 0 ||
-	    rthread_script(gov_settle_script(), sha) != 0) {
+	    rthread_script(gov_settle_script(), sha) != 0 ||
+	    health_init() != 0) {
 		log_warnx("cannot register the Lua scripts");
 		code = 1;
 		goto out;
@@ -202,6 +203,11 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 	if (w.auth == NULL ||
 	    (w.up = upstream_start(engine_beat, &w)) == NULL) {
 		log_warnx("cannot start the upstream engine");
+		code = 1;
+		goto out;
+	}
+	if (health_start(&w) != 0) {
+		log_warnx("cannot start the latency table");
 		code = 1;
 		goto out;
 	}
@@ -229,7 +235,9 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 out:
 	upstream_stop(w.up);
 	/* Last: receipts of the requests just ended are stored or spooled. */
+	health_stop(&w);
 	rthread_stop(w.rt);
+	health_free(&w);
 	auth_cache_free(w.auth);
 	byok_cache_free(w.byok_cache);
 	byok_key_wipe(&w.byok);

@@ -21,6 +21,7 @@
 #include "upstream.h"
 
 struct request;
+struct health_table;
 
 struct worker {
 	const struct config	*cfg;
@@ -37,6 +38,7 @@ struct worker {
 	pthread_mutex_t		 budgeted_mu;
 	struct strmap		 budgeted;
 	struct strmap		 budget_used;	/* project -> 1 + per-mille used */
+	struct health_table	*health;	/* req-health.c's */
 	struct metrics		*metrics;
 	void			*httpd;		/* http.c's */
 	atomic_int		 draining;

@@ -15,6 +15,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('./harness.js');
+const { startDelayProxy } = require(path.join(h.SRCDIR, 'bench', 'redis-delay.js'));
 
 h.requireBuild();
 const OpenAI = h.requirePackage('openai');
@@ -38,6 +39,11 @@ rules:
       model: cheap
     models: [mock-gpt, route-cheap]
     strategy: cheapest
+  - name: fast
+    match:
+      model: fast
+    models: [route-slow, route-quick]
+    strategy: fastest
   - name: eval-no-cache
     match:
       workload: agent.*
@@ -53,11 +59,18 @@ test('routing policies', async (t) => {
 		dead: { kind: 'openai', base_url: 'http://127.0.0.1:1/v1', api_key_env: 'MOCK_API_KEY',
 		    connect_timeout_ms: 2000 },
 		claude: { kind: 'anthropic', api_key_env: 'MOCK_API_KEY', mock_path: '' },
+		/* Pointed at a delaying proxy in front of the mock once it runs. */
+		slowp: { kind: 'openai', base_url: 'http://127.0.0.1:1/v1', api_key_env: 'MOCK_API_KEY' },
 	    },
 	    extraModels: [model('route-dead', 'dead', 'dead-up', 0.1, 0.1),
 		model('route-claude', 'claude', 'claude-mock-upstream', 3, 15),
-		model('route-cheap', 'mock', 'mock-cheap-up', 0.01, 0.02)],
-	    extraConfig: { policies: dir } });
+		model('route-cheap', 'mock', 'mock-cheap-up', 0.01, 0.02),
+		/* Priors: the slow one looks faster until measured. */
+		Object.assign(model('route-slow', 'slowp', 'slow-up', 0.1, 0.1), { latency_ms: 100 }),
+		Object.assign(model('route-quick', 'mock', 'quick-up', 0.1, 0.1), { latency_ms: 200 })],
+	    extraConfig: { policies: dir, circuit_failures: 3, circuit_window_s: 30,
+		circuit_cooldown_s: 3 } });
+	let proxy = null;
 	try {
 		const client = new OpenAI({ baseURL: env.baseURL, apiKey: env.key, maxRetries: 0 });
 
@@ -89,6 +102,47 @@ test('routing policies', async (t) => {
 			const r = await env.chat({ model: 'cheap', messages: [{ role: 'user', content: 'x' }] });
 			assert.equal(r.status, 200, r.text);
 			assert.equal(r.headers['x-nextmodel-model'], 'route-cheap');
+		});
+
+		await t.test('fastest: moves to the faster source once measured', async () => {
+			proxy = await startDelayProxy(env.mockPort, 150);
+			env.opts.extraProviders.slowp.base_url = 'http://127.0.0.1:' + proxy.port + '/v1';
+			env.reload(env.configText());
+			await h.sleep(1500);
+			const seen = [];
+			for (let i = 0; i < 20; i++) {
+				const r = await env.chat({ model: 'fast', messages: [{ role: 'user',
+				    content: 'speed ' + i }] }, { headers: { 'cache-control': 'no-store' } });
+				assert.equal(r.status, 200, r.text);
+				seen.push(r.headers['x-nextmodel-model']);
+				if (seen[seen.length - 1] === 'route-quick')
+					break;
+				await h.sleep(400);
+			}
+			assert.equal(seen[0], 'route-slow', 'the prior was not used first: ' + seen);
+			assert.equal(seen[seen.length - 1], 'route-quick', 'never moved: ' + seen);
+			const lat = env.redisCmd(['HGET', 'nm:{h:slowp}:lat:route-slow', 'ewma_ms']).trim();
+			assert.ok(Number(lat) >= 250, 'measured ' + lat + ' ms');
+		});
+
+		await t.test('circuit breaker: a failing source rests, then is tried again', async () => {
+			/* The dead source failed in the first subtests; fail it 3 times more. */
+			for (let i = 0; i < 3; i++)
+				await env.chat({ model: 'auto', messages: [{ role: 'user', content: 'cb ' + i +
+				    ' [[mock:text]]' }] }, { headers: { 'cache-control': 'no-store' } });
+			assert.equal(env.redisCmd(['EXISTS', 'nm:{h:dead}:open']).trim(), '1');
+			await h.sleep(1500);	/* every worker's table is refreshed each second */
+			const r = await env.chat({ model: 'auto', messages: [{ role: 'user',
+			    content: 'while it rests [[mock:text]]' }] }, { headers: { 'cache-control': 'no-store' } });
+			assert.equal(r.status, 200);
+			let rc = JSON.parse((await h.getReceipt(env, r.headers['x-nextmodel-receipt-url'])).text);
+			assert.deepEqual(rc.attempts.map((a) => a.model), ['route-claude']);
+			/* After the cool-down it is tried again (and fails again). */
+			await h.sleep(4000);
+			const r2 = await env.chat({ model: 'auto', messages: [{ role: 'user',
+			    content: 'after the rest [[mock:text]]' }] }, { headers: { 'cache-control': 'no-store' } });
+			rc = JSON.parse((await h.getReceipt(env, r2.headers['x-nextmodel-receipt-url'])).text);
+			assert.deepEqual(rc.attempts.map((a) => a.model), ['route-dead', 'route-claude']);
 		});
 
 		await t.test('a workload rule turns the cache off', async () => {
@@ -134,6 +188,8 @@ test('routing policies', async (t) => {
 		});
 	} finally {
 		await env.stop();
+		if (proxy)
+			proxy.close();
 		fs.rmSync(dir, { recursive: true, force: true });
 	}
 });
