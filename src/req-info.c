@@ -83,6 +83,7 @@ static enum stage
 st_metrics(struct request *req)
 {
 	struct buf b;
+	size_t i;
 
 	buf_init(&b, 16 * 1024 * 1024);
 	if (metrics_render(req->w->metrics, &b) != 0) {
@@ -90,6 +91,14 @@ st_metrics(struct request *req)
 		return stage_fail(req, 500, "server_error", NULL, NULL,
 		    "metrics unavailable");
 	}
+	/* Sources resting after repeated failures, as this worker last read. */
+	buf_appends(&b, "# HELP nextmodel_source_cooling A source on a cool-down "
+	    "after repeated failures (1), or not (0).\n"
+	    "# TYPE nextmodel_source_cooling gauge\n");
+	for (i = 0; i < req->w->cfg->nproviders; i++)
+		buf_appendf(&b, "nextmodel_source_cooling{provider=\"%s\"} %d\n",
+		    req->w->cfg->providers[i].name, health_cooling(req->w,
+		    req->w->cfg->providers[i].name));
 	request_respond(req, 200, "text/plain; version=0.0.4", b.data, b.len);
 	buf_free(&b);
 	return STAGE_ANSWERED;

@@ -107,8 +107,12 @@ test('routing policies', async (t) => {
 		await t.test('fastest: moves to the faster source once measured', async () => {
 			proxy = await startDelayProxy(env.mockPort, 150);
 			env.opts.extraProviders.slowp.base_url = 'http://127.0.0.1:' + proxy.port + '/v1';
+			const served = (env.log().match(/generation \d+ serving/g) || []).length;
 			env.reload(env.configText());
-			await h.sleep(1500);
+			/* Until the new generation serves, the old one's slowp goes nowhere. */
+			assert.ok(await h.waitFor(() => (env.log().match(/generation \d+ serving/g) ||
+			    []).length > served, 15000, 50), 'the reload never settled');
+			await h.sleep(300);
 			const seen = [];
 			for (let i = 0; i < 20; i++) {
 				const r = await env.chat({ model: 'fast', messages: [{ role: 'user',
@@ -132,6 +136,9 @@ test('routing policies', async (t) => {
 				    ' [[mock:text]]' }] }, { headers: { 'cache-control': 'no-store' } });
 			assert.equal(env.redisCmd(['EXISTS', 'nm:{h:dead}:open']).trim(), '1');
 			await h.sleep(1500);	/* every worker's table is refreshed each second */
+			const m = (await h.request(env.url + '/metrics')).text;
+			assert.match(m, /nextmodel_source_cooling\{provider="dead"\} 1/);
+			assert.match(m, /nextmodel_source_cooling\{provider="claude"\} 0/);
 			const r = await env.chat({ model: 'auto', messages: [{ role: 'user',
 			    content: 'while it rests [[mock:text]]' }] }, { headers: { 'cache-control': 'no-store' } });
 			assert.equal(r.status, 200);
@@ -176,7 +183,10 @@ test('routing policies', async (t) => {
 			fs.writeFileSync(path.join(dir, 'rules.yaml'), POLICY.replace(
 			    'models: [mock-gpt, route-cheap]\n    strategy: cheapest',
 			    'models: [mock-gpt]\n    strategy: ordered'));
+			const served = (env.log().match(/generation \d+ serving/g) || []).length;
 			env.reload();
+			assert.ok(await h.waitFor(() => (env.log().match(/generation \d+ serving/g) ||
+			    []).length > served, 15000, 50), 'the reload never settled');
 			const moved = await h.waitFor(() => seen.length > 0 &&
 			    seen[seen.length - 1] === 'mock-gpt', 15000, 100);
 			await h.sleep(500);
