@@ -389,6 +389,29 @@ key_refused(struct worker *w, const char *authz)
 	return auth_cache_refuses(w->auth, k, n);
 }
 
+/*
+ * Has the client closed its end while the request waits (a suspended
+ * connection is not watched by libmicrohttpd)?  A look at the socket:
+ * end of file or an error is gone; bytes or nothing yet is still there.
+ * Called with req->mu held, so the connection cannot complete meanwhile.
+ */
+static int
+http_client_closed(struct request *req)
+{
+	const union MHD_ConnectionInfo *ci;
+	ssize_t n;
+	char c;
+
+	if (req->conn == NULL || req->gone || (ci = MHD_get_connection_info(
+	    req->conn, MHD_CONNECTION_INFO_CONNECTION_FD)) == NULL)
+		return 0;
+	n = recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0)
+		return 1;
+	return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR;
+}
+
 /* Resume a suspended connection (called with req->mu held). */
 static void
 http_wake(struct request *req)
@@ -607,6 +630,7 @@ request_begin(struct worker *w, struct MHD_Connection *conn, const char *url,
 	}
 	req->conn = conn;
 	req->wake = http_wake;
+	req->client_closed = http_client_closed;
 	return req;
 }
 

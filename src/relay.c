@@ -209,6 +209,13 @@ on_tick(void *arg)
 	struct request *req = arg;
 
 	pthread_mutex_lock(&req->mu);
+	/* A client that left while the source works: stop paying for it. */
+	if (req->phase == REQ_WAITING && !req->gone && !req->client_left &&
+	    req->client_closed != NULL && req->client_closed(req) &&
+	    req->call != NULL) {
+		req->client_left = 1;
+		upstream_cancel(req->w->up, req->call);
+	}
 	if (req->phase == REQ_STREAM && !req->finished && !req->gone &&
 	    nm_mono_us() - req->t_out_us >= REQ_PING_US &&
 	    sse_write_comment(&req->out, "ping") == 0) {
@@ -282,6 +289,9 @@ on_done(void *arg, enum upstream_result res, const char *msg)
 		provider_err(&err, 502, "upstream_error", "upstream_error",
 		    "The answer of the source of model '%s' was invalid or too "
 		    "large.", req->model->id);
+	else if (res == UPSTREAM_CANCELLED && req->client_left)
+		provider_err(&err, 499, "invalid_request_error",
+		    "client_closed", "The client closed the connection.");
 	else if (res == UPSTREAM_CANCELLED)
 		provider_err(&err, 503, "server_error", "cancelled",
 		    "The request was cancelled.");

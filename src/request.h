@@ -185,6 +185,9 @@ struct request {
 	void			*conn;
 	int			 suspended;
 	void			(*wake)(struct request *);
+	/* http.c's: 1 if the client closed its end (mu held). */
+	int			(*client_closed)(struct request *);
+	int			 client_left;	/* noticed while waiting: 499 */
 
 	/* The call. */
 	struct key_record	 key;
