@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errinfo.h"
 #include "cache.h"
 #include "json.h"
 #include "sse.h"
@@ -32,18 +33,8 @@ static const char *const cache_verdict_names[] = {
 /* Limits for parsing a stored answer before replaying it. */
 static const struct json_limits cache_answer_limits = { 64, 1000000 };
 
-/* Write a message into err. */
-static void NM_PRINTF(3, 4)
-cache_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+/* Messages into err buffers: errinfo.c. */
+#define cache_err	errbuf_set
 
 /* The name of a verdict. */
 const char *

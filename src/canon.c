@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errinfo.h"
 #include "canon.h"
 
 #define CANON_EXP_DIGITS	9	/* significant exponent digits we read */
@@ -60,18 +61,8 @@ struct canon_member {
 	int		 val;		/* token of the value */
 };
 
-/* Write a message into err. */
-static void NM_PRINTF(3, 4)
-canon_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+/* Messages into err buffers: errinfo.c. */
+#define canon_err	errbuf_set
 
 /* The name of a mode for keys and logs. */
 const char *

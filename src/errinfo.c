@@ -27,3 +27,16 @@ errinfo_set(struct errinfo *err, int status, const char *type,
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
 }
+
+/* printf into an error buffer. */
+void
+errbuf_set(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

@@ -8,6 +8,8 @@
 #ifndef ERRINFO_H
 #define ERRINFO_H
 
+#include <stddef.h>
+
 struct errinfo {
 	int	 status;
 	char	 type[48];
@@ -21,5 +23,9 @@ struct errinfo {
 void	errinfo_set(struct errinfo *, int status, const char *type,
 	    const char *code, const char *param, const char *fmt, ...)
 	    __attribute__((format(printf, 6, 7)));
+
+/* printf into an error buffer; err NULL or errlen 0 does nothing. */
+void	errbuf_set(char *err, size_t errlen, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
 
 #endif

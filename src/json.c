@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define JSON_IMPLEMENTATION
+#include "errinfo.h"
 #include "json.h"
 
 #define JSON_DEFAULT_DEPTH	64
@@ -85,18 +86,8 @@ json_class_init(void)
 	(void)pthread_once(&once, json_class_fill);
 }
 
-/* Write a client-facing message into err. */
-static void NM_PRINTF(3, 4)
-json_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+/* Messages into err buffers: errinfo.c. */
+#define json_err	errbuf_set
 
 /* Value of one hex digit, or -1. */
 static int
