@@ -62,18 +62,26 @@ admit_cmd(struct request *req, struct rjob *j)
 	struct estimate_cost ec;
 	struct gov_req g;
 	struct gov_args a;
+	const struct model *m;
 	char err[160];
+	int i, n;
 
 	req->gov.asked = 0;
 	if (req->key.admin || req->model == NULL)
 		return 0;
 	gov_request(req, &g);
-	if (estimate_cost(&req->facts.est, req->model, &ec) == 0) {
-		g.cost = ec.worst;
-		g.tokens_est = req->facts.est.input_tokens + ec.output_worst;
-	} else {
-		g.cost = INT64_MAX / 2;		/* fits no budget */
-		g.tokens_est = req->facts.est.input_tokens;
+	/* The worst case at the dearest target a fallback may reach. */
+	g.tokens_est = req->facts.est.input_tokens;
+	n = req->decision != NULL ? (int)req->decision->ntargets : 0;
+	for (i = 0; i < (n > 0 ? n : 1); i++) {
+		m = n > 0 ? req->decision->targets[i].model : req->model;
+		if (estimate_cost(&req->facts.est, m, &ec) != 0) {
+			g.cost = INT64_MAX / 2;		/* fits no budget */
+			break;
+		}
+		g.cost = NM_MAX(g.cost, ec.worst);
+		g.tokens_est = NM_MAX(g.tokens_est,
+		    req->facts.est.input_tokens + ec.output_worst);
 	}
 	req->gov.worst = g.cost;
 	req->gov.tokens_est = g.tokens_est;
