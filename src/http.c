@@ -52,6 +52,7 @@ static const struct route routes[] = {
 	{ "GET",	"/v1/models/",		RT_PREFIX | RT_KEYED, &pipe_model },
 	{ "GET",	"/v1/receipts/",	RT_PREFIX | RT_KEYED, &pipe_receipt },
 	{ "GET",	"/v1/usage",		RT_KEYED, &pipe_usage },
+	{ "GET",	"/dashboard",		0, &pipe_dashboard },
 	{ "GET",	"/healthz",		0, &pipe_healthz },
 	{ "GET",	"/readyz",		0, &pipe_readyz },
 	{ "GET",	"/metrics",		0, &pipe_metrics },

@@ -510,6 +510,85 @@ st_usage_answer(struct request *req)
 	return STAGE_ANSWERED;
 }
 
+/* --- /dashboard --------------------------------------------------------- */
+
+/*
+ * The spend dashboard: one self-contained page (no outside resources).
+ * It holds no data: the browser asks GET /v1/usage with the key typed in,
+ * which stays in the page's memory only.
+ */
+static const char dashboard_html[] =
+"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+"<title>NextModel spend</title>\n"
+"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+"<style>\n"
+"body{font:15px/1.4 system-ui,sans-serif;margin:2em auto;max-width:60em;"
+"padding:0 1em;color:#222}\n"
+"h1{font-size:1.4em}form{display:flex;gap:.5em;flex-wrap:wrap;"
+"margin-bottom:1em}input,select,button{font:inherit;padding:.3em .5em}\n"
+"table{border-collapse:collapse;width:100%}th,td{padding:.3em .6em;"
+"border-bottom:1px solid #ddd;text-align:right}th:first-child,"
+"td:first-child{text-align:left}.bar{background:#4a7;height:.6em}\n"
+"#err{color:#b00}tfoot td{font-weight:bold}\n"
+"</style></head><body>\n"
+"<h1>NextModel spend</h1>\n"
+"<form id=\"f\"><input id=\"key\" type=\"password\" placeholder=\"API key "
+"(nm-...)\" size=\"30\" autocomplete=\"off\" required>\n"
+"<select id=\"by\"><option>project</option><option>team</option>"
+"<option>key</option><option>workload</option><option>model</option>"
+"</select>\n"
+"<input id=\"since\" type=\"date\" title=\"since\"><input id=\"until\" "
+"type=\"date\" title=\"until\">\n"
+"<button>Show</button></form>\n<p id=\"err\"></p>\n"
+"<table><thead><tr><th id=\"dim\">project</th><th>requests</th>"
+"<th>cached</th><th>tokens</th><th>cost (USD)</th><th>share</th>"
+"<th>saved (USD)</th><th></th></tr></thead><tbody id=\"rows\"></tbody>"
+"<tfoot id=\"total\"></tfoot></table>\n"
+"<script>\n"
+"'use strict';\n"
+"const $ = (id) => document.getElementById(id);\n"
+"function cell(text) { const td = document.createElement('td'); "
+"td.textContent = text; return td; }\n"
+"function row(r, name, share) {\n"
+"  const tr = document.createElement('tr');\n"
+"  tr.append(cell(name), cell(r.requests), cell(r.cached),\n"
+"    cell(Number(r.prompt_tokens) + Number(r.completion_tokens)),\n"
+"    cell(r.cost_usd), cell(share === null ? '' : share + '%'),"
+" cell(r.saved_usd));\n"
+"  const bar = document.createElement('td');\n"
+"  if (share !== null) { const d = document.createElement('div'); "
+"d.className = 'bar'; d.style.width = Math.min(100, Number(share)) + 'px'; "
+"bar.append(d); }\n"
+"  tr.append(bar);\n  return tr;\n}\n"
+"$('f').addEventListener('submit', async (ev) => {\n"
+"  ev.preventDefault();\n  $('err').textContent = '';\n"
+"  const q = new URLSearchParams({ by: $('by').value });\n"
+"  if ($('since').value) q.set('since', $('since').value);\n"
+"  if ($('until').value) q.set('until', $('until').value);\n"
+"  const r = await fetch('/v1/usage?' + q, { headers: { authorization: "
+"'Bearer ' + $('key').value } });\n"
+"  const j = await r.json();\n"
+"  if (!r.ok) { $('err').textContent = (j.error && j.error.message) || "
+"r.status; return; }\n"
+"  $('dim').textContent = j.by;\n"
+"  $('rows').replaceChildren(...j.rows.map((x) => row(x, x[j.by], "
+"x.share_pct)));\n"
+"  $('total').replaceChildren(row(j.total, 'total', null));\n"
+"});\n"
+"</script></body></html>\n";
+
+static enum stage
+st_dashboard(struct request *req)
+{
+	request_header(req, "Content-Security-Policy", "default-src 'self'; "
+	    "style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+	    "connect-src 'self'");
+	request_header(req, "Cache-Control", "no-store");
+	request_respond(req, 200, "text/html; charset=utf-8", dashboard_html,
+	    sizeof(dashboard_html) - 1);
+	return STAGE_ANSWERED;
+}
+
 /* --- the pipelines ----------------------------------------------------- */
 
 #define PIPE(var, name, ...)						\
@@ -518,6 +597,7 @@ st_usage_answer(struct request *req)
 	    (int)NM_NELEM(var##_stages), 0 }
 
 PIPE(pipe_healthz, "healthz", st_healthz);
+PIPE(pipe_dashboard, "dashboard", st_dashboard);
 PIPE(pipe_readyz, "readyz", st_readyz);
 PIPE(pipe_metrics, "metrics", st_metrics_gate, stage_auth, stage_auth_check,
     st_metrics_admin, st_metrics);

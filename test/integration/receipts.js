@@ -189,6 +189,18 @@ test('receipts', async (t) => {
 			assert.equal((await h.request(env.url + url)).status, 401);
 		});
 
+		await t.test('the spend dashboard: one self-contained page over /v1/usage', async () => {
+			const r = await h.request(env.url + '/dashboard');
+			assert.equal(r.status, 200);
+			assert.match(r.headers['content-type'], /^text\/html/);
+			assert.match(r.headers['content-security-policy'], /default-src 'self'/);
+			assert.match(r.text, /<title>NextModel spend<\/title>/);
+			assert.ok(!/(src|href)=["']?(https?:)?\/\//i.test(r.text), 'an outside resource');
+			assert.ok(r.text.includes("fetch('/v1/usage?'"), 'it does not read /v1/usage');
+			assert.ok(!r.text.includes('nm-') || !/nm-[A-Za-z0-9_-]{43}/.test(r.text),
+			    'a key in the page');
+		});
+
 		await t.test('Redis gone during traffic: receipts spooled, all arrive after', async () => {
 			const ids = [];
 			const send = async (n, tag) => {
