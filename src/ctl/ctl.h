@@ -45,6 +45,7 @@ extern const struct ctl_group ctl_group_key;
 extern const struct ctl_group ctl_group_provider_key;
 extern const struct ctl_group ctl_group_audit;
 extern const struct ctl_group ctl_group_policy;
+extern const struct ctl_group ctl_group_sources;
 extern const struct ctl_group ctl_group_models;
 extern const struct ctl_group ctl_group_receipt;
 extern const struct ctl_group ctl_group_usage;

@@ -34,6 +34,7 @@ static const struct ctl_group *groups[] = {
 	&ctl_group_budget,
 	&ctl_group_ratelimit,
 	&ctl_group_policy,
+	&ctl_group_sources,
 	&ctl_group_models,
 	&ctl_group_receipt,
 	&ctl_group_usage,

@@ -27,8 +27,38 @@ function model(id, provider, upstream, inp, out) {
 	    latency_ms: 500 };
 }
 
+/* A source that always answers status (or, with 0, never answers). */
+function badSource(status) {
+	const srv = require('node:http').createServer((req, res) => {
+		req.resume();
+		if (status === 0)
+			return;		/* hangs: the attempt times out */
+		res.writeHead(status, { 'content-type': 'application/json', 'retry-after': '1' });
+		res.end(JSON.stringify({ error: { message: 'bad source ' + status,
+		    type: status === 429 ? 'rate_limit_exceeded' : 'server_error', param: null,
+		    code: null } }));
+	});
+	return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve({
+		port: srv.address().port,
+		close: () => { srv.closeAllConnections(); srv.close(); } })));
+}
+
 const POLICY = `
 rules:
+  - name: chain
+    match:
+      model: chain
+    models: [route-429, route-500, route-hang, mock-gpt]
+    strategy: ordered
+  - name: research-budget
+    match:
+      project: research*
+    models: [requested]
+    budget:
+      - at: 80%
+        use: [route-cheap]
+      - at: 100%
+        refuse: The research budget is spent.
   - name: auto-fallback
     match:
       model: auto
@@ -53,6 +83,8 @@ rules:
 test('routing policies', async (t) => {
 	const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'nm-policies-'));
 	fs.writeFileSync(path.join(dir, 'rules.yaml'), POLICY);
+	const bad = { s429: await badSource(429), s500: await badSource(500), hang: await badSource(0) };
+	const at = (s) => 'http://127.0.0.1:' + s.port + '/v1';
 	const env = await h.startEnv({ workers: 2,
 	    extraProviders: {
 		/* Nothing listens there: the connection is refused. */
@@ -61,13 +93,19 @@ test('routing policies', async (t) => {
 		claude: { kind: 'anthropic', api_key_env: 'MOCK_API_KEY', mock_path: '' },
 		/* Pointed at a delaying proxy in front of the mock once it runs. */
 		slowp: { kind: 'openai', base_url: 'http://127.0.0.1:1/v1', api_key_env: 'MOCK_API_KEY' },
+		p429: { kind: 'openai', base_url: at(bad.s429), api_key_env: 'MOCK_API_KEY' },
+		p500: { kind: 'openai', base_url: at(bad.s500), api_key_env: 'MOCK_API_KEY' },
+		phang: { kind: 'openai', base_url: at(bad.hang), api_key_env: 'MOCK_API_KEY',
+		    timeout_ms: 1000 },
 	    },
 	    extraModels: [model('route-dead', 'dead', 'dead-up', 0.1, 0.1),
 		model('route-claude', 'claude', 'claude-mock-upstream', 3, 15),
 		model('route-cheap', 'mock', 'mock-cheap-up', 0.01, 0.02),
 		/* Priors: the slow one looks faster until measured. */
 		Object.assign(model('route-slow', 'slowp', 'slow-up', 0.1, 0.1), { latency_ms: 100 }),
-		Object.assign(model('route-quick', 'mock', 'quick-up', 0.1, 0.1), { latency_ms: 200 })],
+		Object.assign(model('route-quick', 'mock', 'quick-up', 0.1, 0.1), { latency_ms: 200 }),
+		model('route-429', 'p429', 'x-up', 0.1, 0.1), model('route-500', 'p500', 'x-up', 0.1, 0.1),
+		model('route-hang', 'phang', 'x-up', 0.1, 0.1)],
 	    extraConfig: { policies: dir, circuit_failures: 3, circuit_window_s: 30,
 		circuit_cooldown_s: 3 } });
 	let proxy = null;
@@ -88,6 +126,18 @@ test('routing policies', async (t) => {
 			assert.equal(rc.model, 'route-claude');
 			assert.deepEqual(rc.attempts.map((a) => [a.model, a.provider, a.status]),
 			    [['route-dead', 'dead', 0], ['route-claude', 'claude', 200]]);
+		});
+
+		await t.test('fallback order: 429, then 500, then a timeout, then an answer', async () => {
+			const r = await env.chat({ model: 'chain', messages: [{ role: 'user',
+			    content: 'through the chain [[mock:text]]' }] }, { headers: { 'cache-control': 'no-store' } });
+			assert.equal(r.status, 200, r.text);
+			assert.equal(r.headers['x-nextmodel-model'], 'mock-gpt');
+			const rc = JSON.parse((await h.getReceipt(env, r.headers['x-nextmodel-receipt-url'])).text);
+			assert.equal(rc.policy_rule, 'chain');
+			assert.deepEqual(rc.attempts.map((a) => [a.model, a.status]),
+			    [['route-429', 429], ['route-500', 500], ['route-hang', 0], ['mock-gpt', 200]]);
+			assert.ok(rc.attempts[2].latency_ms >= 900, 'the timeout came early');
 		});
 
 		await t.test('a stream falls back too, before its first byte', async () => {
@@ -152,6 +202,38 @@ test('routing policies', async (t) => {
 			assert.deepEqual(rc.attempts.map((a) => a.model), ['route-dead', 'route-claude']);
 		});
 
+		await t.test('budget steps: a cheaper model at 80%, a refusal at 100%', async () => {
+			const key = env.ctl(['key', 'create', '--project', 'research-x']).stdout.trim();
+			assert.equal(env.ctl(['budget', 'set', '--project', 'research-x', '--limit-usd', '1',
+			    '--period', 'month']).code, 0);
+			const bkey = 'nm:{p:research-x}:budget:project';
+			const ask = () => env.chat({ model: 'mock-gpt', messages: [{ role: 'user',
+			    content: 'research [[mock:text]]' }] }, { key, headers: { 'cache-control': 'no-store' } });
+			assert.equal((await ask()).headers['x-nextmodel-model'], 'mock-gpt');
+			/* 85% spent: once a worker has seen it, the rule's cheaper model. */
+			env.redisCmd(['HSET', bkey, 'spent_nano', '850000000']);
+			let seen = [];
+			for (let i = 0; i < 8; i++)
+				seen.push((await ask()).headers['x-nextmodel-model']);
+			assert.ok(seen.slice(-2).every((m) => m === 'route-cheap'), seen.join(' '));
+			/* All spent: refused by the budget, then by the rule itself. */
+			env.redisCmd(['HSET', bkey, 'spent_nano', '1000000000']);
+			seen = [];
+			for (let i = 0; i < 6; i++) {
+				const r = await ask();
+				assert.equal(r.status, 402, r.text);
+				seen.push(r.json.error.message);
+			}
+			assert.ok(seen.some((m) => /research budget is spent/.test(m)), seen.join(' | '));
+		});
+
+		await t.test('nextmodelctl sources shows rests and measured latency', () => {
+			const r = env.ctl(['sources']);
+			assert.equal(r.code, 0, r.stderr);
+			assert.match(r.stdout, /^slowp +openai +serving/m);
+			assert.match(r.stdout, /route-slow +\d+ ms to first byte/);
+		});
+
 		await t.test('a workload rule turns the cache off', async () => {
 			const body = { model: 'mock-gpt', messages: [{ role: 'user', content: 'eval me' }] };
 			const hdr = { 'x-nextmodel-workload': 'agent.eval' };
@@ -200,6 +282,8 @@ test('routing policies', async (t) => {
 		await env.stop();
 		if (proxy)
 			proxy.close();
+		for (const b of Object.values(bad))
+			b.close();
 		fs.rmSync(dir, { recursive: true, force: true });
 	}
 });
