@@ -104,6 +104,18 @@ skip_cooling(struct request *req)
 	d->ntargets = n;
 }
 
+/* 1 if every candidate was dropped for want of a gateway key. */
+static int
+only_keyless(const struct policy_decision *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->ndropped; i++)
+		if (d->dropped[i].why != POLICY_DROP_NO_KEY)
+			return 0;
+	return d->ndropped > 0;
+}
+
 /* A uniform draw in [0, 1) for a weighted split. */
 static double
 draw(void)
@@ -127,7 +139,9 @@ st_decide(struct request *req)
 	struct policy_decision *d;
 	const struct policy_drop *dr;
 	struct policy_latency lat[256];
+	const char *keyed[64];
 	char hint[CATALOG_HINT_MAX];
+	size_t i, n;
 
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return stage_fail(req, 500, "server_error", NULL, NULL,
@@ -143,7 +157,25 @@ st_decide(struct request *req)
 	in.draw = draw();
 	in.latency = lat;
 	in.nlatency = health_latency(req->w, lat, NM_NELEM(lat));
-	switch (policy_decide(cfg->policies, &in, d)) {
+	/* Sources the gateway holds a key for: the others are dropped. */
+	for (i = 0, n = 0; i < cfg->nproviders && n + 1 < NM_NELEM(keyed); i++)
+		if (cfg->providers[i].api_key != NULL)
+			keyed[n++] = cfg->providers[i].name;
+	keyed[n] = NULL;
+	in.keyed_providers = keyed;
+	/*
+	 * Nothing left but sources without a gateway key: the project may
+	 * bring its own (looked up after Decide), so decide again without
+	 * that filter; a source with no key at all is then a clear 502.
+	 */
+	if (policy_decide(cfg->policies, &in, d) == POLICY_NO_TARGET &&
+	    only_keyless(d)) {
+		in.keyed_providers = NULL;
+		memset(d, 0, sizeof(*d));
+	}
+	if (in.keyed_providers == NULL)
+		(void)policy_decide(cfg->policies, &in, d);
+	switch (d->outcome) {
 	case POLICY_OK:
 		break;
 	case POLICY_UNKNOWN_MODEL:

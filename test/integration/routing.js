@@ -50,6 +50,11 @@ rules:
       model: chain
     models: [route-429, route-500, route-hang, mock-gpt]
     strategy: ordered
+  - name: keyless
+    match:
+      model: keyless
+    models: [route-nokey, mock-gpt]
+    strategy: ordered
   - name: research-budget
     match:
       project: research*
@@ -97,6 +102,8 @@ test('routing policies', async (t) => {
 		p500: { kind: 'openai', base_url: at(bad.s500), api_key_env: 'MOCK_API_KEY' },
 		phang: { kind: 'openai', base_url: at(bad.hang), api_key_env: 'MOCK_API_KEY',
 		    timeout_ms: 1000 },
+		/* Its key variable is not set. */
+		nokey: { kind: 'openai', base_url: at(bad.s500), api_key_env: 'NM_TEST_UNSET_KEY' },
 	    },
 	    extraModels: [model('route-dead', 'dead', 'dead-up', 0.1, 0.1),
 		model('route-claude', 'claude', 'claude-mock-upstream', 3, 15),
@@ -105,7 +112,8 @@ test('routing policies', async (t) => {
 		Object.assign(model('route-slow', 'slowp', 'slow-up', 0.1, 0.1), { latency_ms: 100 }),
 		Object.assign(model('route-quick', 'mock', 'quick-up', 0.1, 0.1), { latency_ms: 200 }),
 		model('route-429', 'p429', 'x-up', 0.1, 0.1), model('route-500', 'p500', 'x-up', 0.1, 0.1),
-		model('route-hang', 'phang', 'x-up', 0.1, 0.1)],
+		model('route-hang', 'phang', 'x-up', 0.1, 0.1),
+		model('route-nokey', 'nokey', 'x-up', 0.01, 0.01)],
 	    extraConfig: { policies: dir, circuit_failures: 3, circuit_window_s: 30,
 		circuit_cooldown_s: 3 } });
 	let proxy = null;
@@ -138,6 +146,19 @@ test('routing policies', async (t) => {
 			assert.deepEqual(rc.attempts.map((a) => [a.model, a.status]),
 			    [['route-429', 429], ['route-500', 500], ['route-hang', 0], ['mock-gpt', 200]]);
 			assert.ok(rc.attempts[2].latency_ms >= 900, 'the timeout came early');
+		});
+
+		await t.test('a source without a key is dropped before any call', async () => {
+			const r = await env.chat({ model: 'keyless', messages: [{ role: 'user',
+			    content: 'keyless [[mock:text]]' }] }, { headers: { 'cache-control': 'no-store' } });
+			assert.equal(r.status, 200, r.text);
+			const rc = JSON.parse((await h.getReceipt(env, r.headers['x-nextmodel-receipt-url'])).text);
+			assert.deepEqual(rc.attempts.map((a) => a.model), ['mock-gpt']);
+			/* Only keyless targets: a clear 502, no call. */
+			const e = await env.chat({ model: 'route-nokey', messages: [{ role: 'user',
+			    content: 'x' }] });
+			assert.equal(e.status, 502);
+			assert.match(e.json.error.message, /not configured/);
 		});
 
 		await t.test('a stream falls back too, before its first byte', async () => {
