@@ -81,6 +81,8 @@ static const struct field {
 	{ "revoked",	F_BOOL,	offsetof(struct key_record, revoked), 0, 0 },
 	{ "rpm",	F_INT,	offsetof(struct key_record, rpm), 0, 0 },
 	{ "tpm",	F_INT,	offsetof(struct key_record, tpm), 0, 0 },
+	{ "environment", F_STR,	offsetof(struct key_record, environment),
+	    sizeof(((struct key_record *)0)->environment), 0 },
 };
 
 /* Base64url without padding of n bytes into out (4n/3 rounded up + 1). */
@@ -529,6 +531,40 @@ auth_key_get_by_id(struct redis *r, const char *id, struct key_record *rec,
 		snprintf(err, errlen, "%s: broken record in Redis", id);
 	else
 		rc = 1;
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* Set a key's environment label. */
+int
+auth_key_set_environment(struct redis *r, const char *id, const char *env,
+    char *err, size_t errlen)
+{
+	static const char script[] =
+	    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+	    "redis.call('HSET', KEYS[1], 'environment', ARGV[1]) return 1";
+	char		 keyk[sizeof(AUTH_KEY_PFX) + CRYPTO_SHA256_HEXLEN];
+	const char	*argv[5];
+	redisReply	*rep;
+	int		 rc;
+
+	if (!label_ok(env, 1, 32, 0, 0)) {
+		snprintf(err, errlen, "an environment is 1 to 32 printable "
+		    "characters without spaces");
+		return -1;
+	}
+	if ((rc = record_key_of(r, id, keyk, sizeof(keyk), err, errlen)) != 1)
+		return rc == 0 ? 1 : -1;
+	argv[0] = "EVAL";
+	argv[1] = script;
+	argv[2] = "1";
+	argv[3] = keyk;
+	argv[4] = env;
+	if ((rep = redis_commandv(r, 5, argv, NULL)) == NULL) {
+		snprintf(err, errlen, "%s", redis_errstr(r));
+		return -1;
+	}
+	rc = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1 ? 0 : 1;
 	freeReplyObject(rep);
 	return rc;
 }

@@ -31,6 +31,7 @@ struct key_record {
 	int64_t	 created;
 	int	 revoked;
 	int64_t	 rpm, tpm;		/* 0: no limit */
+	char	 environment[33];	/* a label ("prod"); "" when none */
 	int	 admin;			/* the admin key (not stored in Redis) */
 };
 
@@ -86,6 +87,13 @@ void	auth_cache_max_stale(struct auth_cache *, long ms);
  */
 int	auth_cache_lookup(struct auth_cache *, struct redis *, const char *secret,
 	    size_t len, struct key_record *rec);
+
+/*
+ * Set a key's environment label (1..32 printable ASCII without spaces):
+ * 0, 1 no such key, -1 with err.
+ */
+int	auth_key_set_environment(struct redis *, const char *id,
+	    const char *environment, char *err, size_t errlen);
 
 /* Asynchronous lookups, for a worker's Redis thread. */
 #define AUTH_ASK	(-2)

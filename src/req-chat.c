@@ -152,6 +152,7 @@ st_decide(struct request *req)
 	in.key_id = req->key.id;
 	in.project = req->key.project;
 	in.team = req->key.team;
+	in.environment = req->key.environment;
 	in.workload = req->workload;
 	in.budget_used = admit_budget_used(req);
 	in.draw = draw();

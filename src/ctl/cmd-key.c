@@ -28,7 +28,7 @@ static int	key_list(struct ctl *, int, char **);
 static int	key_revoke(struct ctl *, int, char **);
 
 static const struct ctl_cmd key_cmds[] = {
-	{ "create", "--project P [--team T] [--name N] [--rpm N] [--tpm N] "
+	{ "create", "--project P [--team T] [--name N] [--environment E] [--rpm N] [--tpm N] "
 	    "[--budget-usd AMOUNT --budget-period day|month|total]",
 	    key_create, 0 },
 	{ "list", "[--project P] [--team T] [--format table|json]", key_list, 0 },
@@ -65,8 +65,11 @@ create_details(const struct key_record *rec, struct buf *b)
 	e |= buf_appends(b, ",\"name\":");
 	e |= rec->name[0] ? json_write_cstr(b, rec->name) :
 	    buf_appends(b, "null");
-	e |= buf_appendf(b, ",\"rpm\":%lld,\"tpm\":%lld}",
+	e |= buf_appendf(b, ",\"rpm\":%lld,\"tpm\":%lld,\"environment\":",
 	    (long long)rec->rpm, (long long)rec->tpm);
+	e |= rec->environment[0] ? json_write_cstr(b, rec->environment) :
+	    buf_appends(b, "null");
+	e |= buf_appendc(b, '}');
 	return e;
 }
 
@@ -80,6 +83,7 @@ key_create(struct ctl *ctl, int argc, char **argv)
 		{ "name",	required_argument, NULL, 'n' },
 		{ "rpm",	required_argument, NULL, 'r' },
 		{ "tpm",	required_argument, NULL, 'T' },
+		{ "environment", required_argument, NULL, 'e' },
 		{ "budget-usd",	required_argument, NULL, 'b' },
 		{ "budget-period", required_argument, NULL, 'P' },
 		{ NULL,		0,		   NULL, 0 },
@@ -89,6 +93,7 @@ key_create(struct ctl *ctl, int argc, char **argv)
 	struct timeval		 tv;
 	const char		*project = NULL, *team = NULL, *name = NULL;
 	const char		*budget_s = NULL, *period_s = NULL;
+	const char		*environment = NULL;
 	char			 secret[AUTH_KEY_LEN + 1], err[512];
 	int64_t			 rpm = 0, tpm = 0;
 	nm_nano			 budget = 0;
@@ -117,6 +122,9 @@ key_create(struct ctl *ctl, int argc, char **argv)
 			break;
 		case 'b':
 			budget_s = optarg;
+			break;
+		case 'e':
+			environment = optarg;
 			break;
 		case 'P':
 			period_s = optarg;
@@ -156,6 +164,15 @@ key_create(struct ctl *ctl, int argc, char **argv)
 	if (auth_key_create(r, project, team, name, rpm, tpm, secret, &rec,
 	    err, sizeof(err)) == -1) {
 		ctl_warnx("key create: %s", err);
+		return CTL_FAIL;
+	}
+	/* The environment label: revoke rather than hand out a key without it. */
+	if (environment != NULL && auth_key_set_environment(r, rec.id,
+	    environment, err, sizeof(err)) != 0) {
+		crypto_cleanse(secret, sizeof(secret));
+		ctl_warnx("key create: --environment: %s", err);
+		if (auth_key_revoke(r, rec.id, err, sizeof(err)) != 0)
+			ctl_warnx("and %s could not be revoked: %s", rec.id, err);
 		return CTL_FAIL;
 	}
 	/*
@@ -360,6 +377,11 @@ print_json(const struct key_set *set)
 		printf(", \"name\": ");
 		if (k->name[0])
 			print_json_str(k->name);
+		else
+			printf("null");
+		printf(", \"environment\": ");
+		if (k->environment[0])
+			print_json_str(k->environment);
 		else
 			printf("null");
 		utc_time(k->created, created, sizeof(created));

@@ -55,6 +55,11 @@ rules:
       model: keyless
     models: [route-nokey, mock-gpt]
     strategy: ordered
+  - name: staging-cheap
+    match:
+      environment: staging
+      model: mock-gpt
+    models: [route-cheap]
   - name: research-budget
     match:
       project: research*
@@ -246,6 +251,24 @@ test('routing policies', async (t) => {
 				seen.push(r.json.error.message);
 			}
 			assert.ok(seen.some((m) => /research budget is spent/.test(m)), seen.join(' | '));
+		});
+
+		await t.test('a key\'s environment label is matched by a rule', async () => {
+			const k = env.ctl(['key', 'create', '--project', 'envp', '--environment', 'staging']);
+			assert.equal(k.code, 0, k.stderr);
+			const key = k.stdout.trim();
+			const r = await env.chat({ model: 'mock-gpt', messages: [{ role: 'user',
+			    content: 'env [[mock:text]]' }] }, { key, headers: { 'cache-control': 'no-store' } });
+			assert.equal(r.headers['x-nextmodel-model'], 'route-cheap');
+			const p = await env.chat({ model: 'mock-gpt', messages: [{ role: 'user',
+			    content: 'env [[mock:text]]' }] }, { headers: { 'cache-control': 'no-store' } });
+			assert.equal(p.headers['x-nextmodel-model'], 'mock-gpt');
+			const list = JSON.parse(env.ctl(['key', 'list', '--project', 'envp', '--format',
+			    'json']).stdout);
+			assert.equal(list.length, 1, JSON.stringify(list));
+			assert.equal(list[0].environment, 'staging');
+			assert.equal(env.ctl(['key', 'create', '--project', 'envp', '--environment',
+			    'has space']).code, 1);
 		});
 
 		await t.test('nextmodelctl sources shows rests and measured latency', () => {
