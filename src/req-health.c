@@ -56,14 +56,15 @@ health_init(void)
 	return rthread_script(health_lua, health_sha);
 }
 
-/* The keys of model m on provider p: all tagged by the provider. */
+#define HEALTH_KEY_MAX	300
+
+/* The keys of model m on provider p (each HEALTH_KEY_MAX): tagged by p. */
 static void
-health_keys(const char *m, const char *p, char *lat, char *fail, char *open,
-    size_t len)
+health_keys(const char *m, const char *p, char *lat, char *fail, char *open)
 {
-	snprintf(lat, len, "nm:{h:%s}:lat:%s", p, m);
-	snprintf(fail, len, "nm:{h:%s}:fail", p);
-	snprintf(open, len, "nm:{h:%s}:open", p);
+	snprintf(lat, HEALTH_KEY_MAX, "nm:{h:%s}:lat:%s", p, m);
+	snprintf(fail, HEALTH_KEY_MAX, "nm:{h:%s}:fail", p);
+	snprintf(open, HEALTH_KEY_MAX, "nm:{h:%s}:open", p);
 }
 
 /* Add the samples of the request's attempts to the settle job (mu held). */
@@ -72,7 +73,8 @@ health_record(struct request *req, struct rjob *j)
 {
 	const struct config *cfg = req->w->cfg;
 	const struct req_attempt *a;
-	char lat[300], fail[160], open[160], ms[24], th[16], win[16], cool[16];
+	char lat[HEALTH_KEY_MAX], fail[HEALTH_KEY_MAX], open[HEALTH_KEY_MAX];
+	char ms[24], th[16], win[16], cool[16];
 	const char *argv[8];
 	int i;
 
@@ -84,7 +86,7 @@ health_record(struct request *req, struct rjob *j)
 		/* A source's own 4xx says nothing of its health. */
 		if (a->status >= 400 && a->status < 500 && a->status != 429)
 			continue;
-		health_keys(a->model, a->provider, lat, fail, open, sizeof(lat));
+		health_keys(a->model, a->provider, lat, fail, open);
 		snprintf(ms, sizeof(ms), "%lld", (long long)a->latency_ms);
 		argv[0] = lat;
 		argv[1] = fail;
@@ -119,7 +121,7 @@ refresh_run(struct rjob *j, struct redis *r)
 	redisReply **rep;
 	const char ***argv;
 	int *argc, n, k;
-	char (*keys)[300];
+	char (*keys)[HEALTH_KEY_MAX];
 	size_t i, np = cfg->nproviders, nm = cat->n;
 
 	n = (int)(nm + np);

@@ -218,7 +218,8 @@ worker_main(const struct config *cfg, int listen_fd, int slot, unsigned gen,
 	}
 	metrics_worker_start(metrics);
 	if (ready_fd >= 0) {
-		(void)write(ready_fd, "R", 1);
+		if (write(ready_fd, "R", 1) != 1)
+			log_warn("cannot tell the master it serves");
 		close(ready_fd);
 	}
 	log_debug("serving with %d threads", cfg->threads);

@@ -180,7 +180,8 @@ async function main() {
 	}
 	assert.equal(events[1].target, 'shop/anthropic');
 	assert.deepEqual(events[1].details, { project: 'shop', provider: 'anthropic', fingerprint: fp });
-	assert.deepEqual(events[5].details, { project: 'shop', team: 'web', name: null, rpm: 7, tpm: 0 });
+	assert.deepEqual(events[5].details, { project: 'shop', team: 'web', name: null, rpm: 7, tpm: 0,
+	    environment: null });
 	assert.equal(events[6].target, id);
 	r = run(['audit']);
 	assert.equal(r.code, 0, r.stderr);
