@@ -325,6 +325,8 @@ on_done(void *arg, enum upstream_result res, const char *msg)
 		req->attempts[req->nattempts].latency_ms = ((req->t_first_us >
 		    req->t_attempt_us ? req->t_first_us : nm_mono_us()) -
 		    req->t_attempt_us) / 1000;
+		req->attempts[req->nattempts].total_ms = (nm_mono_us() -
+		    req->t_attempt_us) / 1000;
 		req->nattempts++;
 	}
 

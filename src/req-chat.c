@@ -434,6 +434,7 @@ request_next_target(struct request *req, int status)
 		a->provider = req->model->provider;
 		a->status = status;
 		a->latency_ms = (nm_mono_us() - req->t_attempt_us) / 1000;
+		a->total_ms = a->latency_ms;
 	}
 	if (d == NULL || req->phase != REQ_WAITING || req->gone ||
 	    (d->retries >= 0 && tries > d->retries) ||

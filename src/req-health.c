@@ -3,8 +3,9 @@
  *
  * Measured latency and source health, shared by every worker and host
  * through Redis.  Each attempt adds one sample in the settle pipeline (a
- * Lua script: a decaying average of the time to first byte per model and
- * source; failures counted per source, and a source that fails
+ * Lua script: decaying averages of the time to first byte and of the
+ * whole call per model and source; failures counted per source, and a
+ * source that fails
  * circuit_failures times within circuit_window_s is put on a cool-down of
  * circuit_cooldown_s).  The worker's Redis thread reads the averages and
  * the cool-downs every second into a table that routing (Decide) reads.
@@ -26,13 +27,17 @@
 
 #define REFRESH_MS	1000
 
-/* One sample: ARGV ok, ms, failures, window, cool-down. */
+/* One sample: ARGV ok, ms (to first byte), failures, window, cool-down, total ms. */
 static const char health_lua[] =
 "local ok, ms = ARGV[1] == '1', tonumber(ARGV[2])\n"
 "if ok then\n"
 "  local e = tonumber(redis.call('HGET', KEYS[1], 'ewma_ms'))\n"
 "  if e == nil then e = ms else e = e * 0.8 + ms * 0.2 end\n"
 "  redis.call('HSET', KEYS[1], 'ewma_ms', string.format('%.0f', e))\n"
+"  local tt = tonumber(ARGV[6])\n"
+"  local t = tonumber(redis.call('HGET', KEYS[1], 'total_ewma_ms'))\n"
+"  if t == nil then t = tt else t = t * 0.8 + tt * 0.2 end\n"
+"  redis.call('HSET', KEYS[1], 'total_ewma_ms', string.format('%.0f', t))\n"
 "  redis.call('HINCRBY', KEYS[1], 'samples', 1)\n"
 "  redis.call('EXPIRE', KEYS[1], 86400)\n"
 "  redis.call('DEL', KEYS[2])\n"
@@ -74,8 +79,8 @@ health_record(struct request *req, struct rjob *j)
 	const struct config *cfg = req->w->cfg;
 	const struct req_attempt *a;
 	char lat[HEALTH_KEY_MAX], fail[HEALTH_KEY_MAX], open[HEALTH_KEY_MAX];
-	char ms[24], th[16], win[16], cool[16];
-	const char *argv[8];
+	char ms[24], th[16], win[16], cool[16], total[24];
+	const char *argv[9];
 	int i;
 
 	snprintf(th, sizeof(th), "%d", cfg->circuit_failures);
@@ -88,6 +93,7 @@ health_record(struct request *req, struct rjob *j)
 			continue;
 		health_keys(a->model, a->provider, lat, fail, open);
 		snprintf(ms, sizeof(ms), "%lld", (long long)a->latency_ms);
+		snprintf(total, sizeof(total), "%lld", (long long)a->total_ms);
 		argv[0] = lat;
 		argv[1] = fail;
 		argv[2] = open;
@@ -96,7 +102,8 @@ health_record(struct request *req, struct rjob *j)
 		argv[5] = th;
 		argv[6] = win;
 		argv[7] = cool;
-		(void)rjob_evalsha(j, health_sha, 3, 8, argv, NULL);
+		argv[8] = total;
+		(void)rjob_evalsha(j, health_sha, 3, 9, argv, NULL);
 	}
 }
 

@@ -114,7 +114,8 @@ struct req_attempt {
 	const char	*model;
 	const char	*provider;
 	int		 status;		/* the source's HTTP status; 0: no answer */
-	int64_t		 latency_ms;
+	int64_t		 latency_ms;		/* to the first byte (or the end) */
+	int64_t		 total_ms;		/* to the end of the call */
 };
 #define REQ_MAX_ATTEMPTS	POLICY_MAX_TARGETS
 

@@ -77,13 +77,15 @@ sources_show(struct ctl *ctl, int argc, char **argv)
 			if (strcmp(m->provider, p) != 0)
 				continue;
 			rep = redis_command(r, "HMGET nm:{h:%s}:lat:%s ewma_ms "
-			    "samples", p, m->id);
+			    "samples total_ewma_ms", p, m->id);
 			if (rep != NULL && rep->type == REDIS_REPLY_ARRAY &&
-			    rep->elements == 2 &&
+			    rep->elements == 3 &&
 			    rep->element[0]->type == REDIS_REPLY_STRING)
-				printf("    %-32s %s ms to first byte (%s "
-				    "samples; catalog %d ms)\n", m->id,
+				printf("    %-32s %s ms to first byte, %s ms in "
+				    "all (%s samples; catalog %d ms)\n", m->id,
 				    rep->element[0]->str,
+				    rep->element[2]->type == REDIS_REPLY_STRING ?
+				    rep->element[2]->str : "?",
 				    rep->element[1]->type == REDIS_REPLY_STRING ?
 				    rep->element[1]->str : "?", m->latency_ms);
 			if (rep == NULL) {

@@ -275,7 +275,7 @@ test('routing policies', async (t) => {
 			const r = env.ctl(['sources']);
 			assert.equal(r.code, 0, r.stderr);
 			assert.match(r.stdout, /^slowp +openai +serving/m);
-			assert.match(r.stdout, /route-slow +\d+ ms to first byte/);
+			assert.match(r.stdout, /route-slow +\d+ ms to first byte, \d+ ms in all/);
 		});
 
 		await t.test('a workload rule turns the cache off', async () => {
