@@ -83,6 +83,11 @@ static const struct field {
 	{ "tpm",	F_INT,	offsetof(struct key_record, tpm), 0, 0 },
 	{ "environment", F_STR,	offsetof(struct key_record, environment),
 	    sizeof(((struct key_record *)0)->environment), 0 },
+	{ "expires",	F_INT,	offsetof(struct key_record, expires), 0, 0 },
+	{ "models",	F_STR,	offsetof(struct key_record, models),
+	    sizeof(((struct key_record *)0)->models), 0 },
+	{ "sources",	F_STR,	offsetof(struct key_record, sources),
+	    sizeof(((struct key_record *)0)->sources), 0 },
 };
 
 /* Base64url without padding of n bytes into out (4n/3 rounded up + 1). */
@@ -531,6 +536,98 @@ auth_key_get_by_id(struct redis *r, const char *id, struct key_record *rec,
 		snprintf(err, errlen, "%s: broken record in Redis", id);
 	else
 		rc = 1;
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* 1 if name is in the comma list (an empty list allows everything). */
+int
+auth_list_allows(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p, *e;
+
+	if (list == NULL || list[0] == '\0')
+		return 1;
+	for (p = list; *p != '\0'; p = *e ? e + 1 : e) {
+		if ((e = strchr(p, ',')) == NULL)
+			e = p + strlen(p);
+		if ((size_t)(e - p) == n && strncmp(p, name, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A comma list of names (1..64 printable, no spaces), at most max bytes. */
+static int
+list_ok(const char *s, size_t max)
+{
+	const char *p, *e;
+	char one[65];
+
+	if (strlen(s) >= max)
+		return 0;
+	for (p = s; *p != '\0'; p = *e ? e + 1 : e) {
+		if ((e = strchr(p, ',')) == NULL)
+			e = p + strlen(p);
+		if (e == p || (size_t)(e - p) > 64)
+			return 0;
+		memcpy(one, p, (size_t)(e - p));
+		one[e - p] = '\0';
+		if (!label_ok(one, 1, 64, 0, 1))
+			return 0;
+	}
+	return 1;
+}
+
+/* Set a key's expiry and what it may use. */
+int
+auth_key_set_scope(struct redis *r, const char *id, int64_t expires,
+    const char *models, const char *sources, char *err, size_t errlen)
+{
+	static const char script[] =
+	    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+	    "for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], "
+	    "ARGV[i + 1]) end return 1";
+	char		 keyk[sizeof(AUTH_KEY_PFX) + CRYPTO_SHA256_HEXLEN];
+	char		 exp[24];
+	const char	*argv[10];
+	redisReply	*rep;
+	int		 argc = 4, rc;
+
+	if ((models != NULL && !list_ok(models, sizeof(((struct key_record *)
+	    0)->models))) || (sources != NULL && !list_ok(sources,
+	    sizeof(((struct key_record *)0)->sources)))) {
+		snprintf(err, errlen, "a list is names separated by commas, "
+		    "each 1 to 64 printable characters without spaces");
+		return -1;
+	}
+	if ((rc = record_key_of(r, id, keyk, sizeof(keyk), err, errlen)) != 1)
+		return rc == 0 ? 1 : -1;
+	argv[0] = "EVAL";
+	argv[1] = script;
+	argv[2] = "1";
+	argv[3] = keyk;
+	if (expires > 0) {
+		snprintf(exp, sizeof(exp), "%lld", (long long)expires);
+		argv[argc++] = "expires";
+		argv[argc++] = exp;
+	}
+	if (models != NULL) {
+		argv[argc++] = "models";
+		argv[argc++] = models;
+	}
+	if (sources != NULL) {
+		argv[argc++] = "sources";
+		argv[argc++] = sources;
+	}
+	if (argc == 4)
+		return 0;
+	if ((rep = redis_commandv(r, argc, argv, NULL)) == NULL) {
+		snprintf(err, errlen, "%s", redis_errstr(r));
+		return -1;
+	}
+	rc = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1 ? 0 : 1;
 	freeReplyObject(rep);
 	return rc;
 }

@@ -32,6 +32,9 @@ struct key_record {
 	int	 revoked;
 	int64_t	 rpm, tpm;		/* 0: no limit */
 	char	 environment[33];	/* a label ("prod"); "" when none */
+	int64_t	 expires;		/* Unix seconds; 0: never */
+	char	 models[512];		/* allowed models, comma-separated; "": all */
+	char	 sources[256];		/* allowed sources (providers); "": all */
 	int	 admin;			/* the admin key (not stored in Redis) */
 };
 
@@ -94,6 +97,15 @@ int	auth_cache_lookup(struct auth_cache *, struct redis *, const char *secret,
  */
 int	auth_key_set_environment(struct redis *, const char *id,
 	    const char *environment, char *err, size_t errlen);
+/*
+ * Set a key's expiry (Unix seconds) and what it may use (comma lists of
+ * model names and of sources; NULL leaves one as it is): 0, 1 no such
+ * key, -1 with err.
+ */
+int	auth_key_set_scope(struct redis *, const char *id, int64_t expires,
+	    const char *models, const char *sources, char *err, size_t errlen);
+/* 1 if name is in the comma list (an empty list allows everything). */
+int	auth_list_allows(const char *list, const char *name);
 
 /* Asynchronous lookups, for a worker's Redis thread. */
 #define AUTH_ASK	(-2)

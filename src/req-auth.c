@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "nextmodel.h"
 #include "config.h"
@@ -110,6 +111,9 @@ stage_auth_check(struct request *req)
 {
 	switch (req->auth_rc) {
 	case 1:
+		if (req->key.expires > 0 && time(NULL) >= req->key.expires)
+			return stage_fail(req, 401, "invalid_request_error",
+			    "invalid_api_key", NULL, "This API key has expired.");
 		req->authed = 1;
 		return STAGE_NEXT;
 	case -2:

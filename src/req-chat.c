@@ -104,6 +104,30 @@ skip_cooling(struct request *req)
 	d->ntargets = n;
 }
 
+/*
+ * The key may be limited to some models and sources: keep only the
+ * targets it allows.  0, or -1 when none is left.
+ */
+static int
+key_scope(struct request *req)
+{
+	struct policy_decision *d = req->decision;
+	const struct key_record *k = &req->key;
+	size_t i, n;
+
+	if (k->models[0] == '\0' && k->sources[0] == '\0')
+		return 0;
+	for (i = 0, n = 0; i < d->ntargets; i++) {
+		if (!auth_list_allows(k->sources, d->targets[i].provider) ||
+		    (!auth_list_allows(k->models, d->targets[i].model->id) &&
+		    !auth_list_allows(k->models, req->facts.model)))
+			continue;
+		d->targets[n++] = d->targets[i];
+	}
+	d->ntargets = n;
+	return n > 0 ? 0 : -1;
+}
+
 /* 1 if every candidate was dropped for want of a gateway key. */
 static int
 only_keyless(const struct policy_decision *d)
@@ -205,6 +229,10 @@ st_decide(struct request *req)
 		    "no_model_available", "model", "%s", d->message[0] ?
 		    d->message : "No model can serve this request.");
 	}
+	if (key_scope(req) != 0)
+		return stage_fail(req, 403, "invalid_request_error",
+		    "model_not_allowed", "model", "The model '%.128s' is not "
+		    "allowed for this API key.", req->facts.model);
 	skip_cooling(req);
 	req->cache_mode = d->cache_mode == POLICY_CACHE_INHERIT ?
 	    cfg->cache_mode : d->cache_mode;

@@ -28,7 +28,8 @@ static int	key_list(struct ctl *, int, char **);
 static int	key_revoke(struct ctl *, int, char **);
 
 static const struct ctl_cmd key_cmds[] = {
-	{ "create", "--project P [--team T] [--name N] [--environment E] [--rpm N] [--tpm N] "
+	{ "create", "--project P [--team T] [--name N] [--environment E] "
+	    "[--expires YYYY-MM-DD] [--models M,...] [--sources S,...] [--rpm N] [--tpm N] "
 	    "[--budget-usd AMOUNT --budget-period day|month|total]",
 	    key_create, 0 },
 	{ "list", "[--project P] [--team T] [--format table|json]", key_list, 0 },
@@ -50,6 +51,24 @@ struct column {
 	const char	*head;
 	void		(*cell)(const struct key_record *, char *, size_t);
 };
+
+/* The start (00:00 UTC) of day YYYY-MM-DD as Unix seconds, or -1. */
+static int64_t
+day_unix(const char *s)
+{
+	struct tm tm;
+	int y, m, d;
+	char junk;
+
+	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d,
+	    &junk) != 3 || y < 1970 || m < 1 || m > 12 || d < 1 || d > 31)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d;
+	return (int64_t)timegm(&tm);
+}
 
 /* The audit details of a new key: its labels and limits, never the secret. */
 static int
@@ -84,6 +103,9 @@ key_create(struct ctl *ctl, int argc, char **argv)
 		{ "rpm",	required_argument, NULL, 'r' },
 		{ "tpm",	required_argument, NULL, 'T' },
 		{ "environment", required_argument, NULL, 'e' },
+		{ "expires",	required_argument, NULL, 'x' },
+		{ "models",	required_argument, NULL, 'm' },
+		{ "sources",	required_argument, NULL, 's' },
 		{ "budget-usd",	required_argument, NULL, 'b' },
 		{ "budget-period", required_argument, NULL, 'P' },
 		{ NULL,		0,		   NULL, 0 },
@@ -93,7 +115,9 @@ key_create(struct ctl *ctl, int argc, char **argv)
 	struct timeval		 tv;
 	const char		*project = NULL, *team = NULL, *name = NULL;
 	const char		*budget_s = NULL, *period_s = NULL;
-	const char		*environment = NULL;
+	const char		*environment = NULL, *models = NULL;
+	const char		*sources = NULL;
+	int64_t			 expires = 0;
 	char			 secret[AUTH_KEY_LEN + 1], err[512];
 	int64_t			 rpm = 0, tpm = 0;
 	nm_nano			 budget = 0;
@@ -125,6 +149,19 @@ key_create(struct ctl *ctl, int argc, char **argv)
 			break;
 		case 'e':
 			environment = optarg;
+			break;
+		case 'x':
+			if ((expires = day_unix(optarg)) <= 0) {
+				ctl_warnx("--expires: a day, YYYY-MM-DD, not %s",
+				    optarg);
+				return ctl_usage(ctl);
+			}
+			break;
+		case 'm':
+			models = optarg;
+			break;
+		case 's':
+			sources = optarg;
 			break;
 		case 'P':
 			period_s = optarg;
@@ -171,6 +208,16 @@ key_create(struct ctl *ctl, int argc, char **argv)
 	    environment, err, sizeof(err)) != 0) {
 		crypto_cleanse(secret, sizeof(secret));
 		ctl_warnx("key create: --environment: %s", err);
+		if (auth_key_revoke(r, rec.id, err, sizeof(err)) != 0)
+			ctl_warnx("and %s could not be revoked: %s", rec.id, err);
+		return CTL_FAIL;
+	}
+	/* Expiry and what the key may use, likewise. */
+	if ((expires > 0 || models != NULL || sources != NULL) &&
+	    auth_key_set_scope(r, rec.id, expires, models, sources, err,
+	    sizeof(err)) != 0) {
+		crypto_cleanse(secret, sizeof(secret));
+		ctl_warnx("key create: %s", err);
 		if (auth_key_revoke(r, rec.id, err, sizeof(err)) != 0)
 			ctl_warnx("and %s could not be revoked: %s", rec.id, err);
 		return CTL_FAIL;
@@ -384,6 +431,11 @@ print_json(const struct key_set *set)
 			print_json_str(k->environment);
 		else
 			printf("null");
+		printf(", \"expires_unix\": %lld, \"models\": ",
+		    (long long)k->expires);
+		print_json_str(k->models);
+		printf(", \"sources\": ");
+		print_json_str(k->sources);
 		utc_time(k->created, created, sizeof(created));
 		printf(", \"created\": \"%s\", \"created_unix\": %lld, "
 		    "\"revoked\": %s, \"rpm\": %lld, \"tpm\": %lld}", created,

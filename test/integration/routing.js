@@ -271,6 +271,36 @@ test('routing policies', async (t) => {
 			    'has space']).code, 1);
 		});
 
+		await t.test('keys limited to models and sources, and keys that expire', async () => {
+			const mk = (args) => {
+				const k = env.ctl(['key', 'create', '--project', 'scoped'].concat(args));
+				assert.equal(k.code, 0, k.stderr);
+				return k.stdout.trim();
+			};
+			const ask = (key, model) => env.chat({ model, messages: [{ role: 'user',
+			    content: 'scoped [[mock:text]]' }] }, { key, headers: { 'cache-control': 'no-store' } });
+			const onlyCheap = mk(['--models', 'route-cheap,route-quick']);
+			let r = await ask(onlyCheap, 'mock-gpt');
+			assert.equal(r.status, 403, r.text);
+			assert.equal(r.json.error.code, 'model_not_allowed');
+			assert.equal((await ask(onlyCheap, 'route-cheap')).status, 200);
+			/* A source limit narrows a rule's targets before any call. */
+			const onlyMock = mk(['--sources', 'mock']);
+			r = await ask(onlyMock, 'auto');
+			assert.equal(r.status, 200, r.text);
+			const rc = JSON.parse((await h.getReceipt(env, r.headers['x-nextmodel-receipt-url'],
+			    onlyMock)).text);
+			assert.deepEqual(rc.attempts.map((a) => a.model), ['mock-gpt']);
+			const expired = mk(['--expires', '2020-01-01']);
+			r = await ask(expired, 'mock-gpt');
+			assert.equal(r.status, 401);
+			assert.match(r.json.error.message, /expired/);
+			const later = mk(['--expires', '2999-01-01']);
+			assert.equal((await ask(later, 'mock-gpt')).status, 200);
+			assert.equal(env.ctl(['key', 'create', '--project', 'scoped', '--models',
+			    'a,,b']).code, 1);
+		});
+
 		await t.test('nextmodelctl sources shows rests and measured latency', () => {
 			const r = env.ctl(['sources']);
 			assert.equal(r.code, 0, r.stderr);
