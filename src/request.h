@@ -233,7 +233,7 @@ struct request {
 /* The routes' pipelines. */
 extern const struct pipeline pipe_chat, pipe_embeddings, pipe_quotes,
     pipe_models, pipe_model, pipe_receipt, pipe_usage, pipe_healthz,
-    pipe_dashboard,
+    pipe_dashboard, pipe_admin,
     pipe_readyz, pipe_metrics, pipe_not_found, pipe_method_not_allowed,
     pipe_headers_too_large;
 
