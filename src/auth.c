@@ -428,54 +428,6 @@ out:
 	return rc;
 }
 
-/* Revoke by id: 0 revoked (or already), 1 no such key, -1 failure with err. */
-int
-auth_key_revoke(struct redis *r, const char *id, char *err, size_t errlen)
-{
-	char		 keyk[sizeof(AUTH_KEY_PFX) + CRYPTO_SHA256_HEXLEN];
-	char		 now[24];
-	redisReply	*rep;
-	int		 rc = -1;
-
-	if (id == NULL || !id_wellformed(id)) {
-		snprintf(err, errlen, "no such key");
-		return 1;
-	}
-	if ((rep = redis_command(r, "GET " AUTH_KEYID_PFX "%s", id)) == NULL) {
-		snprintf(err, errlen, "%s", redis_errstr(r));
-		return -1;
-	}
-	if (rep->type == REDIS_REPLY_NIL) {
-		snprintf(err, errlen, "no such key");
-		rc = 1;
-		goto out;
-	}
-	if (rep->type != REDIS_REPLY_STRING || !hex_wellformed(rep->str, rep->len)) {
-		snprintf(err, errlen, "%s: broken entry in Redis", id);
-		goto out;
-	}
-	snprintf(keyk, sizeof(keyk), AUTH_KEY_PFX "%s", rep->str);
-	freeReplyObject(rep);
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	rep = redis_command(r, "EVAL %s 1 %s %s", revoke_script, keyk, now);
-	if (rep == NULL) {
-		snprintf(err, errlen, "%s", redis_errstr(r));
-		return -1;
-	}
-	if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
-		rc = 0;
-	else if (rep->type == REDIS_REPLY_INTEGER) {
-		snprintf(err, errlen, "%s: no record for this key", id);
-		rc = 1;
-	} else if (rep->type == REDIS_REPLY_ERROR)
-		snprintf(err, errlen, "redis: %s", rep->str);
-	else
-		snprintf(err, errlen, "redis: unexpected reply");
-out:
-	freeReplyObject(rep);
-	return rc;
-}
-
 /*
  * The record key of id into keyk (GET nm:{auth}:id:<id>): 1 found, 0 no
  * such key, -1 err.
@@ -505,6 +457,40 @@ record_key_of(struct redis *r, const char *id, char *keyk, size_t keylen,
 		snprintf(keyk, keylen, AUTH_KEY_PFX "%s", rep->str);
 		rc = 1;
 	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* Revoke by id: 0 revoked (or already), 1 no such key, -1 failure with err. */
+int
+auth_key_revoke(struct redis *r, const char *id, char *err, size_t errlen)
+{
+	char		 keyk[sizeof(AUTH_KEY_PFX) + CRYPTO_SHA256_HEXLEN];
+	char		 now[24];
+	redisReply	*rep;
+	int		 rc = -1;
+
+	switch (record_key_of(r, id, keyk, sizeof(keyk), err, errlen)) {
+	case 0:
+		return 1;
+	case -1:
+		return -1;
+	}
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	rep = redis_command(r, "EVAL %s 1 %s %s", revoke_script, keyk, now);
+	if (rep == NULL) {
+		snprintf(err, errlen, "%s", redis_errstr(r));
+		return -1;
+	}
+	if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
+		rc = 0;
+	else if (rep->type == REDIS_REPLY_INTEGER) {
+		snprintf(err, errlen, "%s: no record for this key", id);
+		rc = 1;
+	} else if (rep->type == REDIS_REPLY_ERROR)
+		snprintf(err, errlen, "redis: %s", rep->str);
+	else
+		snprintf(err, errlen, "redis: unexpected reply");
 	freeReplyObject(rep);
 	return rc;
 }
