@@ -5,7 +5,9 @@
  * bodies, what they need, and the one filter that says whether a catalog
  * model can serve them.  No I/O, no globals: unit-tested alone.
  */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nextmodel.h"
@@ -105,6 +107,169 @@ check_stream(const struct json *j, struct facts *f, struct errinfo *err)
 	return 0;
 }
 
+/* The kinds of optional chat parameters checked before any source sees them. */
+enum pkind { P_DEC, P_INT, P_BOOL, P_STR, P_STOP, P_BIAS };
+
+/* OpenAI's optional sampling and output parameters: type, and range if ranged. */
+static const struct chat_param {
+	const char	*name;
+	enum pkind	 kind;
+	int		 ranged;
+	double		 min, max;
+} chat_params[] = {
+	{ "temperature",	 P_DEC,	 1, 0,	  2 },
+	{ "top_p",		 P_DEC,	 1, 0,	  1 },
+	{ "presence_penalty",	 P_DEC,	 1, -2,	  2 },
+	{ "frequency_penalty",	 P_DEC,	 1, -2,	  2 },
+	{ "top_logprobs",	 P_INT,	 1, 0,	  20 },
+	{ "seed",		 P_INT,	 0, 0,	  0 },
+	{ "logprobs",		 P_BOOL, 0, 0,	  0 },
+	{ "parallel_tool_calls", P_BOOL, 0, 0,	  0 },
+	{ "user",		 P_STR,	 0, 0,	  0 },
+	{ "stop",		 P_STOP, 0, 0,	  0 },
+	{ "logit_bias",		 P_BIAS, 1, -100, 100 },	/* each value */
+};
+
+static const char *const pkind_names[] = { "a decimal", "an integer",
+    "a boolean", "a string", "a string or an array of strings",
+    "an object of token ids to numbers" };
+
+/* What a JSON value is called in a type error. */
+static const char *
+type_name(const struct json *j, int i)
+{
+	static const char *const names[] = { "nothing", "an object",
+	    "an array", "a string", "a number", "a boolean", "a boolean",
+	    "null" };
+	enum json_type t = json_type(j, i);
+
+	return (size_t)t < NM_NELEM(names) ? names[t] : "a value";
+}
+
+/* The number at i as a double, for range checks only (never for keys). */
+static int
+number_value(const struct json *j, int i, double *out)
+{
+	char tmp[128], *end;
+	const char *p;
+	size_t len;
+
+	if (json_type(j, i) != JSON_NUMBER ||
+	    (p = json_raw(j, i, &len)) == NULL || len >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, p, len);
+	tmp[len] = '\0';
+	*out = strtod(tmp, &end);
+	return *end == '\0' ? 0 : -1;
+}
+
+/* A number inside [min, max], or a 400 in OpenAI's words. */
+static int
+check_range(const struct json *j, int v, const char *name, int integer,
+    double min, double max, struct errinfo *err)
+{
+	const char *what = integer ? "integer" : "decimal", *raw;
+	size_t len;
+	double d;
+
+	if (number_value(j, v, &d) != 0)
+		d = min - 1;
+	if (d >= min && d <= max)
+		return 0;
+	raw = json_raw(j, v, &len);
+	if (len > 40)
+		len = 40;
+	errinfo_set(err, 400, "invalid_request_error", integer ?
+	    (d < min ? "integer_below_min_value" : "integer_above_max_value") :
+	    (d < min ? "decimal_below_min_value" : "decimal_above_max_value"),
+	    name,
+	    "Invalid '%s': %s %s value. Expected a value %s %g, but got "
+	    "%.*s instead.", name, what, d < min ? "below minimum" :
+	    "above maximum", d < min ? ">=" : "<=", d < min ? min : max,
+	    (int)len, raw);
+	return -1;
+}
+
+/* 1 if the value at v has the kind k (null is checked by the caller). */
+static int
+kind_ok(const struct json *j, int v, enum pkind k)
+{
+	int64_t n;
+	int i, x;
+
+	switch (k) {
+	case P_DEC:
+		return json_type(j, v) == JSON_NUMBER;
+	case P_INT:
+		return json_int64(j, v, &n) == 0;
+	case P_BOOL:
+		return json_type(j, v) == JSON_TRUE ||
+		    json_type(j, v) == JSON_FALSE;
+	case P_STR:
+		return json_type(j, v) == JSON_STRING;
+	case P_STOP:
+		if (json_type(j, v) == JSON_STRING)
+			return 1;
+		if (json_type(j, v) != JSON_ARRAY)
+			return 0;
+		for (i = 0, x = v + 1; i < json_size(j, v); i++,
+		    x = json_skip(j, x))
+			if (json_type(j, x) != JSON_STRING)
+				return 0;
+		return 1;
+	case P_BIAS:
+		if (json_type(j, v) != JSON_OBJECT)
+			return 0;
+		for (i = 0, x = v + 1; i < json_size(j, v); i++,
+		    x = json_skip(j, x + 1))
+			if (json_type(j, x + 1) != JSON_NUMBER)
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The optional parameters every source reads the same way: a wrong type
+ * or a value out of range is the client's 400 here, never a source's
+ * surprise (or worse, a pass-through that a source quietly ignores).
+ */
+static int
+check_params(const struct json *j, struct errinfo *err)
+{
+	const struct chat_param *cp;
+	size_t p;
+	int v, i, x;
+
+	for (p = 0; p < NM_NELEM(chat_params); p++) {
+		cp = &chat_params[p];
+		if ((v = json_get(j, 0, cp->name)) < 0 ||
+		    json_type(j, v) == JSON_NULL)
+			continue;
+		if (!kind_ok(j, v, cp->kind)) {
+			errinfo_set(err, 400, "invalid_request_error",
+			    "invalid_type", cp->name, "Invalid type for '%s': "
+			    "expected %s, but got %s instead.", cp->name,
+			    pkind_names[cp->kind], type_name(j, v));
+			return -1;
+		}
+		if (!cp->ranged)
+			continue;
+		if (cp->kind != P_BIAS) {
+			if (check_range(j, v, cp->name, cp->kind == P_INT,
+			    cp->min, cp->max, err) != 0)
+				return -1;
+			continue;
+		}
+		for (i = 0, x = v + 1; i < json_size(j, v); i++,
+		    x = json_skip(j, x + 1))
+			if (check_range(j, x + 1, cp->name, 0, cp->min, cp->max,
+			    err) != 0)
+				return -1;
+	}
+	return 0;
+}
+
 /* The facts of a chat body. */
 int
 facts_chat(const struct json *j, struct facts *f, struct errinfo *err)
@@ -121,7 +286,8 @@ facts_chat(const struct json *j, struct facts *f, struct errinfo *err)
 		BAD(err, "messages", "'messages' must be a non-empty array");
 		return -1;
 	}
-	if (check_roles(j, msgs, err) != 0 || check_stream(j, f, err) != 0)
+	if (check_roles(j, msgs, err) != 0 || check_stream(j, f, err) != 0 ||
+	    check_params(j, err) != 0)
 		return -1;
 	if (estimate_chat(j, &f->est, emsg, sizeof(emsg)) != 0) {
 		BAD(err, NULL, "%s", emsg);

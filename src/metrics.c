@@ -8,10 +8,14 @@
  */
 #include <sys/mman.h>
 
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nextmodel.h"
 #include "buf.h"
@@ -25,7 +29,14 @@ static const double bucket_le[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
     0.5, 1, 2.5, 5, 10, 30, 60, 120, 300 };
 #define NBUCKETS	(sizeof(bucket_le) / sizeof(bucket_le[0]))
 
-enum { SLOT_FREE = 0, SLOT_CLAIMING, SLOT_READY };
+/*
+ * A series slot's state: free, ready, or being claimed (the claimer's pid,
+ * negated), so a claim left behind by a process that died mid-claim (the
+ * hung-worker check's SIGKILL, the OOM killer) can be recognised and
+ * taken over instead of waited on for ever.
+ */
+enum { SLOT_FREE = 0, SLOT_READY = 1 };
+#define CLAIM_WAIT_SPINS	4096	/* yields before asking who is claiming */
 
 struct series {
 	atomic_int		state;
@@ -127,20 +138,59 @@ hash_labels(int status, const char *model, const char *provider)
 	return (h ^ (uint32_t)status) * 16777619u;
 }
 
-/* Find or claim the series for these labels; NULL when the table is full. */
+/* Write the labels into a slot this process holds claimed, then publish it. */
+static struct series *
+series_fill(struct series *s, int status, const char *model,
+    const char *provider)
+{
+	s->status = status;
+	snprintf(s->model, LABEL_MAX, "%s", model);
+	snprintf(s->provider, LABEL_MAX, "%s", provider);
+	atomic_store(&s->state, SLOT_READY);
+	return s;
+}
+
+/*
+ * A slot another process is claiming (st is minus its pid): 1 once it is
+ * ready (look again), 0 when this process took the claim over from a
+ * claimer that died, -1 when a live claimer is still writing after the
+ * wait (the caller counts the sample as overflow rather than wait more).
+ */
+static int
+claim_wait(struct series *s, int st)
+{
+	int spins, expect;
+
+	for (spins = 0; spins < CLAIM_WAIT_SPINS; spins++) {
+		if (atomic_load(&s->state) != st)
+			return 1;
+		sched_yield();
+	}
+	if (kill(-st, 0) == 0 || errno != ESRCH)
+		return -1;
+	expect = st;
+	if (atomic_compare_exchange_strong(&s->state, &expect, -(int)getpid()))
+		return 0;
+	return 1;		/* another process took it over first */
+}
+
+/*
+ * Find or claim the series for these labels; NULL when the table is full
+ * or a slot on the way stays claimed by a live process.
+ */
 static struct series *
 series_get(struct series *tab, size_t n, int status, const char *model,
     const char *provider)
 {
 	size_t i, k;
 	struct series *s;
-	int expect;
+	int expect, st, w;
 
 	k = hash_labels(status, model, provider) % n;
 	for (i = 0; i < n; i++, k = (k + 1) % n) {
 		s = &tab[k];
 		for (;;) {
-			int st = atomic_load(&s->state);
+			st = atomic_load(&s->state);
 			if (st == SLOT_READY) {
 				if (s->status == status &&
 				    strncmp(s->model, model, LABEL_MAX - 1) == 0 &&
@@ -149,17 +199,18 @@ series_get(struct series *tab, size_t n, int status, const char *model,
 					return s;
 				break;
 			}
-			if (st == SLOT_CLAIMING)
-				continue;	/* another process is writing it */
+			if (st < 0) {
+				if ((w = claim_wait(s, st)) == 0)
+					return series_fill(s, status, model,
+					    provider);
+				if (w < 0)
+					return NULL;
+				continue;
+			}
 			expect = SLOT_FREE;
 			if (atomic_compare_exchange_strong(&s->state, &expect,
-			    SLOT_CLAIMING)) {
-				s->status = status;
-				snprintf(s->model, LABEL_MAX, "%s", model);
-				snprintf(s->provider, LABEL_MAX, "%s", provider);
-				atomic_store(&s->state, SLOT_READY);
-				return s;
-			}
+			    -(int)getpid()))
+				return series_fill(s, status, model, provider);
 		}
 	}
 	return NULL;

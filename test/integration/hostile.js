@@ -43,6 +43,12 @@ const bodies = [
 	{ what: 'stream a string', status: 400, body: chat({ stream: 'yes' }) },
 	{ what: 'a role that does not exist', status: 400,
 	    body: JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'wizard', content: 'x' }] }) },
+	{ what: 'temperature a word', status: 400, param: 'temperature', body: chat({ temperature: 'hot' }) },
+	{ what: 'temperature out of range', status: 400, param: 'temperature', body: chat({ temperature: 9 }) },
+	{ what: 'top_p a string', status: 400, param: 'top_p', body: chat({ top_p: '0.5' }) },
+	{ what: 'a seed with a fraction', status: 400, param: 'seed', body: chat({ seed: 1.5 }) },
+	{ what: 'logit_bias out of range', status: 400, param: 'logit_bias', body: chat({ logit_bias: { 13: 1000 } }) },
+	{ what: 'stop a number', status: 400, param: 'stop', body: chat({ stop: 4 }) },
 	{ what: 'top level an array', status: 400, body: '[]' },
 	{ what: 'not JSON', status: 400, body: 'model=mock-gpt' },
 	{ what: 'empty body', status: 400, body: '' },
@@ -84,6 +90,8 @@ test('hostile requests get the right 4xx and no crash', async (t) => {
 			wrong.push(c.what + ': ' + r.status + ' ' + r.text.slice(0, 200));
 		else if (c.status >= 400)
 			h.assertErrorShape(r.json, c.what);
+		if (c.param && r.json && r.json.error && r.json.error.param !== c.param)
+			wrong.push(c.what + ': param ' + r.json.error.param);
 	}
 	for (const c of raws(env.key)) {
 		const r = await raw.send(env.port, c.text, { timeout: 5000 });

@@ -24,6 +24,10 @@ struct chat_case {
 	int		 stream;
 };
 
+/* A chat body with one more member m. */
+#define P(m) "{\"model\":\"m\"," m ",\"messages\":[{\"role\":\"user\"," \
+	"\"content\":\"x\"}]}"
+
 static const struct chat_case chat_cases[] = {
 	{ "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
 	    0, NULL, 0, 0, 0 },
@@ -58,7 +62,41 @@ static const struct chat_case chat_cases[] = {
 	    "\"content\":\"x\"}]}", -1, "stream_options", 0, 0, 0 },
 	{ "{\"model\":\"m\",\"max_tokens\":-1,\"messages\":[{\"role\":\"user\","
 	    "\"content\":\"x\"}]}", -1, NULL, 0, 0, 0 },
+	/* Sampling and output parameters: type and range, null allowed. */
+	{ P("\"temperature\":\"hot\""), -1, "temperature", 0, 0, 0 },
+	{ P("\"temperature\":2.5"), -1, "temperature", 0, 0, 0 },
+	{ P("\"temperature\":-0.1"), -1, "temperature", 0, 0, 0 },
+	{ P("\"temperature\":[1]"), -1, "temperature", 0, 0, 0 },
+	{ P("\"temperature\":true"), -1, "temperature", 0, 0, 0 },
+	{ P("\"temperature\":2"), 0, NULL, 0, 0, 0 },
+	{ P("\"temperature\":0.15e+1"), 0, NULL, 0, 0, 0 },
+	{ P("\"temperature\":null"), 0, NULL, 0, 0, 0 },
+	{ P("\"top_p\":1.0000001"), -1, "top_p", 0, 0, 0 },
+	{ P("\"top_p\":\"0.5\""), -1, "top_p", 0, 0, 0 },
+	{ P("\"top_p\":2.5E-1"), 0, NULL, 0, 0, 0 },
+	{ P("\"presence_penalty\":-2.01"), -1, "presence_penalty", 0, 0, 0 },
+	{ P("\"frequency_penalty\":{}"), -1, "frequency_penalty", 0, 0, 0 },
+	{ P("\"frequency_penalty\":-2"), 0, NULL, 0, 0, 0 },
+	{ P("\"seed\":1.5"), -1, "seed", 0, 0, 0 },
+	{ P("\"seed\":\"7\""), -1, "seed", 0, 0, 0 },
+	{ P("\"seed\":9223372036854775807"), 0, NULL, 0, 0, 0 },
+	{ P("\"seed\":9223372036854775808"), -1, "seed", 0, 0, 0 },
+	{ P("\"top_logprobs\":21"), -1, "top_logprobs", 0, 0, 0 },
+	{ P("\"top_logprobs\":20"), 0, NULL, 0, 0, 0 },
+	{ P("\"logprobs\":1"), -1, "logprobs", 0, 0, 0 },
+	{ P("\"parallel_tool_calls\":\"no\""), -1, "parallel_tool_calls", 0, 0,
+	    0 },
+	{ P("\"user\":42"), -1, "user", 0, 0, 0 },
+	{ P("\"stop\":[\"a\",3]"), -1, "stop", 0, 0, 0 },
+	{ P("\"stop\":7"), -1, "stop", 0, 0, 0 },
+	{ P("\"stop\":[\"a\",\"b\"]"), 0, NULL, 0, 0, 0 },
+	{ P("\"stop\":\"x\""), 0, NULL, 0, 0, 0 },
+	{ P("\"logit_bias\":{\"50256\":-100,\"13\":5}"), 0, NULL, 0, 0, 0 },
+	{ P("\"logit_bias\":{\"50256\":-101}"), -1, "logit_bias", 0, 0, 0 },
+	{ P("\"logit_bias\":{\"1\":\"x\"}"), -1, "logit_bias", 0, 0, 0 },
+	{ P("\"logit_bias\":[1]"), -1, "logit_bias", 0, 0, 0 },
 };
+#undef P
 
 struct embed_case {
 	const char	*body;
