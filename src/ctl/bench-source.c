@@ -43,7 +43,7 @@ struct oracle {
 
 struct bench_source {
 	struct MHD_Daemon	*mhd;
-	int			 fd;
+	int			 fd;		/* until MHD owns it */
 	pthread_mutex_t		 lock;
 	uint64_t		 calls;		/* under lock */
 	char			 runid[RUNID_LEN + 1];
@@ -570,6 +570,7 @@ bench_source_start(const char *listen_on, const char *const *oracle_text,
 		snprintf(err, errlen, "cannot start the counting source");
 		goto fail;
 	}
+	s->fd = -1;		/* MHD_stop_daemon closes it now */
 	return s;
 fail:
 	bench_source_free(s);
