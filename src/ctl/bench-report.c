@@ -134,6 +134,16 @@ emit_json(struct buf *b, int r)
 	return CTL_OK;
 }
 
+/* Where a hit came from, for messages: "the exact layer", "a cache ...". */
+static const char *
+hit_where(enum bench_layer l, char *out, size_t outlen)
+{
+	if (l == BENCH_UNLABELED)
+		return "a cache (the source was not called)";
+	snprintf(out, outlen, "the %s layer", bench_layer_name(l));
+	return out;
+}
+
 /* "upstream" or "header". */
 static const char *
 detect_name(const struct bench_opts *o)
@@ -186,7 +196,8 @@ static void
 case_message(const struct bench_case *c, const struct bench_call *k,
     int upstream, char *out, size_t outlen)
 {
-	const char	*layer = bench_layer_name(c->p.layer);
+	const char	*layer;
+	char		 w[64];
 
 	switch (c->p.outcome) {
 	case BENCH_OUT_ERROR:
@@ -201,11 +212,12 @@ case_message(const struct bench_case *c, const struct bench_call *k,
 			    "answer was served as \"%s\"", k->mode[1]);
 		break;
 	case BENCH_OUT_BAD_HIT:
+		layer = hit_where(c->p.layer, w, sizeof(w));
 		if (c->p.kind == BENCH_KIND_TRAP)
-			snprintf(out, outlen, "a trap was served from the %s "
-			    "layer", layer);
+			snprintf(out, outlen, "a trap was served from %s",
+			    layer);
 		else
-			snprintf(out, outlen, "served from the %s layer, but "
+			snprintf(out, outlen, "served from %s, but "
 			    "old_answer.text differs from fresh_answer", layer);
 		break;
 	default:
@@ -500,15 +512,16 @@ turn_message(const struct bench_turn *t, const struct bench_prompt *p,
     const struct bench_call *k, char *out, size_t outlen)
 {
 	const char	*oc = turn_outcome(t, p);
+	char		 w[64];
 
 	if (strcmp(oc, "error") == 0)
 		snprintf(out, outlen, "%s", k->err);
 	else if (strcmp(oc, "bad_hit") == 0 && t->pclass == BENCH_FRESH)
-		snprintf(out, outlen, "a fresh question was served from the "
-		    "%s layer", bench_layer_name(p->layer));
+		snprintf(out, outlen, "a fresh question was served from %s",
+		    hit_where(p->layer, w, sizeof(w)));
 	else if (strcmp(oc, "bad_hit") == 0)
-		snprintf(out, outlen, "served from the %s layer with the stale "
-		    "answer", bench_layer_name(p->layer));
+		snprintf(out, outlen, "served from %s with the stale answer",
+		    hit_where(p->layer, w, sizeof(w)));
 	else
 		out[0] = '\0';
 }

@@ -302,6 +302,7 @@ test('bench cache-safety --detect upstream', async (t) => {
 			assert.equal(tx.code, 0, tx.stderr);
 			/* Its store is full now: every request hits but the new first ones. */
 			assert.match(tx.stdout, /\(detect: upstream\)/);
+			assert.match(tx.stdout, /cs-model-01  model  bad_hit: a trap was served from a cache \(the source was not called\)/);
 			assert.match(tx.stdout, /counting source calls\s+0 /);
 			/* Old answers from the first run: nonces this run never issued. */
 			assert.match(tx.stdout, /inconsistencies\s+206\n/);
