@@ -345,6 +345,7 @@ bench_http_wait(const char *url, long seconds, char *err, size_t errlen)
 	struct timespec	 now, end;
 	CURL		*e;
 	CURLcode	 rc = CURLE_COULDNT_CONNECT;
+	int		 oom = 0;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errlen, "cannot initialise libcurl");
@@ -355,6 +356,7 @@ bench_http_wait(const char *url, long seconds, char *err, size_t errlen)
 	for (;;) {
 		if ((e = curl_easy_init()) == NULL) {
 			snprintf(err, errlen, "out of memory");
+			oom = 1;
 			break;
 		}
 		curl_easy_setopt(e, CURLOPT_URL, url);
@@ -371,7 +373,7 @@ bench_http_wait(const char *url, long seconds, char *err, size_t errlen)
 		(void)poll(NULL, 0, 200);
 	}
 	curl_global_cleanup();
-	if (rc != CURLE_OK && e != NULL)
+	if (rc != CURLE_OK && !oom)
 		snprintf(err, errlen, "--upstream-wait: nothing listens at "
 		    "--url after %ld seconds", seconds);
 	return rc == CURLE_OK ? 0 : -1;

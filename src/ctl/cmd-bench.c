@@ -815,6 +815,12 @@ bench_cache_safety(struct ctl *ctl, int argc, char **argv)
 	}
 	rc = o.dataset != NULL ? bench_report_dataset(&o, &run) :
 	    bench_report_promptset(&o, &run);
+	if (o.upstream && bench_source_calls(o.src) == 0) {
+		/* Every answer a "hit": the figures judge nothing. */
+		ctl_warnx("the counting source was never called: is the layer's "
+		    "upstream %s, and its cache empty?", bench_source_url(o.src));
+		rc = CTL_FAIL;
+	}
 out:
 	bench_source_free(o.src);	/* stops serving */
 	if (o.src != NULL && o.ready_file != NULL)

@@ -299,8 +299,9 @@ test('bench cache-safety --detect upstream', async (t) => {
 			/* The text report names the detection and the bad hits. */
 			const tx = await startBench(['--url', naive.url, '--key', 'any', '--dataset', DATASET,
 			    '--detect', 'upstream', '--upstream-listen', '127.0.0.1:' + port]);
-			assert.equal(tx.code, 0, tx.stderr);
-			/* Its store is full now: every request hits but the new first ones. */
+			/* Its store is full now: every request hits, the source is never called. */
+			assert.equal(tx.code, 1, tx.stderr);
+			assert.match(tx.stderr, /the counting source was never called: is the layer's upstream http:\/\/127\.0\.0\.1:\d+\/v1, and its cache empty\?/);
 			assert.match(tx.stdout, /\(detect: upstream\)/);
 			assert.match(tx.stdout, /cs-model-01  model  bad_hit: a trap was served from a cache \(the source was not called\)/);
 			assert.match(tx.stdout, /counting source calls\s+0 /);
