@@ -7,10 +7,12 @@
  * Every answer is bounded in bytes and time; the key is sent only in
  * the Authorization header and never appears in a message.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -27,6 +29,7 @@ struct slot {
 	struct bench_call	*call;		/* NULL: free */
 	int			 stage;		/* index of the request in flight */
 	size_t			 max;
+	const struct bench_http_opts *o;
 	char			 curl_err[CURL_ERROR_SIZE];
 };
 
@@ -135,6 +138,8 @@ start(CURLM *m, struct slot *s)
 	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)c->len[s->stage]);
 	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, c->body[s->stage]);
+	if (s->o->count != NULL)
+		c->count[s->stage][0] = s->o->count(s->o->count_arg);
 	if (curl_multi_add_handle(m, s->easy) != CURLM_OK) {
 		c->error = 1;
 		c->failed = s->stage;
@@ -158,6 +163,8 @@ finish(CURLM *m, struct slot *s, CURLcode res)
 	long			 status = 0;
 
 	curl_multi_remove_handle(m, s->easy);
+	if (s->o->count != NULL)
+		c->count[s->stage][1] = s->o->count(s->o->count_arg);
 	if (res == CURLE_WRITE_ERROR && a->toobig) {
 		c->error = 1;
 		snprintf(c->err, sizeof(c->err), "%s: answer larger than %zu "
@@ -269,6 +276,7 @@ bench_http_run(struct bench_call *calls, size_t n,
 	}
 	for (k = 0; k < nslot; k++) {
 		slots[k].max = o->max_answer;
+		slots[k].o = o;
 		if ((slots[k].easy = new_easy(&slots[k], o, headers)) == NULL) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
@@ -328,4 +336,45 @@ out:
 			    "nothing to send");
 		}
 	return r;
+}
+
+/* Wait for the layer under test to listen; see bench-http.h. */
+int
+bench_http_wait(const char *url, long seconds, char *err, size_t errlen)
+{
+	struct timespec	 now, end;
+	CURL		*e;
+	CURLcode	 rc = CURLE_COULDNT_CONNECT;
+	int		 oom = 0;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "cannot initialise libcurl");
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += seconds;
+	for (;;) {
+		if ((e = curl_easy_init()) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			oom = 1;
+			break;
+		}
+		curl_easy_setopt(e, CURLOPT_URL, url);
+		curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+		rc = curl_easy_perform(e);
+		curl_easy_cleanup(e);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (rc == CURLE_OK || now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			break;
+		(void)poll(NULL, 0, 200);
+	}
+	curl_global_cleanup();
+	if (rc != CURLE_OK && !oom)
+		snprintf(err, errlen, "--upstream-wait: nothing listens at "
+		    "--url after %ld seconds", seconds);
+	return rc == CURLE_OK ? 0 : -1;
 }

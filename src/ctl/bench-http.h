@@ -10,6 +10,7 @@
 #define BENCH_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -28,6 +29,7 @@ struct bench_call {
 	char		 err[320];
 	char		 mode[2][BENCH_MODE_LEN];	/* x-nextmodel-serve-mode */
 	struct buf	 answer[2];	/* the answer bodies, when kept */
+	uint64_t	 count[2][2];	/* the count hook before, after each */
 };
 
 struct bench_http_opts {
@@ -36,6 +38,9 @@ struct bench_http_opts {
 	long		 timeout_ms;	/* per request */
 	int		 concurrency;
 	size_t		 max_answer;	/* bytes */
+	/* Read before each request is sent and after its answer, or NULL. */
+	uint64_t	(*count)(void *);
+	void		*count_arg;
 };
 
 /*
@@ -44,6 +49,12 @@ struct bench_http_opts {
  */
 int	bench_http_run(struct bench_call *, size_t n,
 	    const struct bench_http_opts *, char *err, size_t errlen);
+/*
+ * Wait up to seconds for url's host to accept a TCP connection (the
+ * layer under test coming up); 0, or -1 with err.
+ */
+int	bench_http_wait(const char *url, long seconds, char *err,
+	    size_t errlen);
 /* Free what a call owns (bench_call_free on a zeroed call is fine). */
 void	bench_call_free(struct bench_call *);
 

@@ -28,7 +28,8 @@ static const struct json_limits limits_answer = { 64, 1000000 };
 
 /* The layers in report order, hits first. */
 static const enum bench_layer report_layers[] = {
-	BENCH_EXACT, BENCH_CANONICAL, BENCH_LN_BETA, BENCH_MISS,
+	BENCH_EXACT, BENCH_CANONICAL, BENCH_LN_BETA, BENCH_UNLABELED,
+	BENCH_MISS,
 };
 
 /* The name of a promptset turn class. */
@@ -133,27 +134,90 @@ emit_json(struct buf *b, int r)
 	return CTL_OK;
 }
 
+/* Where a hit came from, for messages: "the exact layer", "a cache ...". */
+static const char *
+hit_where(enum bench_layer l, char *out, size_t outlen)
+{
+	if (l == BENCH_UNLABELED)
+		return "a cache (the source was not called)";
+	snprintf(out, outlen, "the %s layer", bench_layer_name(l));
+	return out;
+}
+
+/* "upstream" or "header". */
+static const char *
+detect_name(const struct bench_opts *o)
+{
+	return o->upstream ? "upstream" : "header";
+}
+
+/* Case c's inconsistencies (--detect upstream) into out, "" for none. */
+static void
+case_note(const struct bench_case *c, const struct bench_call *k, char *out,
+    size_t outlen)
+{
+	const char	*a = c->seen[0].note, *b = c->seen[1].note;
+
+	if (k->error || (a[0] == '\0' && b[0] == '\0')) {
+		out[0] = '\0';
+		return;
+	}
+	snprintf(out, outlen, "%s%s%s%s%s", a[0] != '\0' ? "old_request: " : "",
+	    a, a[0] != '\0' && b[0] != '\0' ? "; " : "",
+	    b[0] != '\0' ? "new_request: " : "", b);
+}
+
+/* ,"upstream":{"url":..,"source_calls":N,"inconsistencies":K} */
+static int
+j_upstream(struct buf *b, const struct bench_opts *o, int64_t ninc)
+{
+	if (!o->upstream)
+		return 0;
+	return buf_appends(b, ",\"upstream\":{\"url\":") ||
+	    json_write_cstr(b, bench_source_url(o->src)) ||
+	    buf_appendf(b, ",\"source_calls\":%llu,\"inconsistencies\":%lld}",
+	    (unsigned long long)bench_source_calls(o->src), (long long)ninc);
+}
+
+/* The source's figures for the text report (--detect upstream). */
+static void
+print_upstream(const struct bench_opts *o, int64_t ninc)
+{
+	if (!o->upstream)
+		return;
+	printf("%-28s%llu (%s)\n", "counting source calls",
+	    (unsigned long long)bench_source_calls(o->src),
+	    bench_source_url(o->src));
+	printf("%-28s%lld\n", "inconsistencies", (long long)ninc);
+}
+
 /* Why case c failed, into out ("" when it did not). */
 static void
 case_message(const struct bench_case *c, const struct bench_call *k,
-    char *out, size_t outlen)
+    int upstream, char *out, size_t outlen)
 {
-	const char	*layer = bench_layer_name(c->p.layer);
+	const char	*layer;
+	char		 w[64];
 
 	switch (c->p.outcome) {
 	case BENCH_OUT_ERROR:
 		snprintf(out, outlen, "%s", k->err);
 		break;
 	case BENCH_OUT_MISSED_HIT:
-		snprintf(out, outlen, "expected a cache hit; the second answer "
-		    "was served as \"%s\"", k->mode[1]);
+		if (upstream)
+			snprintf(out, outlen, "expected a cache hit; the source "
+			    "was called for the second request");
+		else
+			snprintf(out, outlen, "expected a cache hit; the second "
+			    "answer was served as \"%s\"", k->mode[1]);
 		break;
 	case BENCH_OUT_BAD_HIT:
+		layer = hit_where(c->p.layer, w, sizeof(w));
 		if (c->p.kind == BENCH_KIND_TRAP)
-			snprintf(out, outlen, "a trap was served from the %s "
-			    "layer", layer);
+			snprintf(out, outlen, "a trap was served from %s",
+			    layer);
 		else
-			snprintf(out, outlen, "served from the %s layer, but "
+			snprintf(out, outlen, "served from %s, but "
 			    "old_answer.text differs from fresh_answer", layer);
 		break;
 	default:
@@ -190,15 +254,21 @@ dataset_json(const struct bench_opts *o, const struct bench_run *run,
     const struct bench_pair_score *s)
 {
 	struct buf	 b;
-	char		 msg[400];
+	char		 msg[700];
 	size_t		 i;
-	int64_t		 cnt;
+	int64_t		 cnt, ninc = 0;
 	int		 r, n = 0;
 
+	for (i = 0; i < run->ncalls; i++) {
+		case_note(&run->cases[i], &run->calls[i], msg, sizeof(msg));
+		ninc += msg[0] != '\0';
+	}
 	buf_init(&b, 0);
 	r = buf_appends(&b, "{\"scorecard\":\"lab\"");
 	r |= j_str(&b, "dataset", base_name(o->dataset));
-	r |= buf_appendf(&b, ",\"detect\":\"header\",\"total_pairs\":%lld,"
+	r |= j_str(&b, "detect", detect_name(o));
+	r |= j_upstream(&b, o, ninc);
+	r |= buf_appendf(&b, ",\"total_pairs\":%lld,"
 	    "\"hits\":%lld,\"safe_hits\":%lld,\"bad_hits\":%lld,"
 	    "\"missed_hits\":%lld,\"errors\":%lld", (long long)s->total,
 	    (long long)s->hits, (long long)s->safe_hits,
@@ -230,12 +300,27 @@ dataset_json(const struct bench_opts *o, const struct bench_run *run,
 		r |= j_str(&b, "serve_mode", run->calls[i].mode[1]);
 		r |= j_str(&b, "layer", bench_layer_name(c->p.layer));
 		r |= j_str(&b, "outcome", bench_outcome_name(c->p.outcome));
+		if (o->upstream)
+			r |= buf_appendf(&b, ",\"source_calls\":%llu",
+			    (unsigned long long)c->seen[1].calls);
+		r |= buf_appendc(&b, '}');
+	}
+	r |= buf_appends(&b, "],\"inconsistencies\":[");
+	for (i = 0, n = 0; i < run->ncalls; i++) {
+		case_note(&run->cases[i], &run->calls[i], msg, sizeof(msg));
+		if (msg[0] == '\0')
+			continue;
+		r |= buf_appends(&b, n++ > 0 ? ",{" : "{") ||
+		    buf_appends(&b, "\"id\":") ||
+		    json_write_cstr(&b, run->cases[i].id);
+		r |= j_str(&b, "message", msg);
 		r |= buf_appendc(&b, '}');
 	}
 	r |= buf_appends(&b, "],\"failures\":[");
 	for (i = 0, n = 0; i < run->ncalls; i++) {
 		const struct bench_case *c = &run->cases[i];
-		case_message(c, &run->calls[i], msg, sizeof(msg));
+		case_message(c, &run->calls[i], o->upstream, msg,
+		    sizeof(msg));
 		if (msg[0] == '\0')
 			continue;
 		r |= buf_appends(&b, n++ > 0 ? ",{" : "{") ||
@@ -256,13 +341,17 @@ static void
 dataset_text(const struct bench_opts *o, const struct bench_run *run,
     const struct bench_pair_score *s)
 {
-	char	 t[96], m1[MONEY_STRLEN], m2[MONEY_STRLEN], msg[400];
+	char	 t[96], m1[MONEY_STRLEN], m2[MONEY_STRLEN], msg[700];
 	size_t	 i;
-	int64_t	 cnt;
+	int64_t	 cnt, ninc = 0;
 	int	 n = 0;
 
-	printf("CacheSafety Bench, lab scorecard: %s (detect: header)\n",
-	    base_name(o->dataset));
+	for (i = 0; i < run->ncalls; i++) {
+		case_note(&run->cases[i], &run->calls[i], msg, sizeof(msg));
+		ninc += msg[0] != '\0';
+	}
+	printf("CacheSafety Bench, lab scorecard: %s (detect: %s)\n",
+	    base_name(o->dataset), detect_name(o));
 	printf("%-28s%lld (hits %lld, errors %lld)\n", "pairs",
 	    (long long)s->total, (long long)s->hits, (long long)s->errors);
 	printf("%-28s%s\n", "safe hit rate", rate_text(s->safe_hits, s->total,
@@ -275,6 +364,7 @@ dataset_text(const struct bench_opts *o, const struct bench_run *run,
 	    "cost saved per 1K requests", money_format(s->saved_per_1k, m1,
 	    sizeof(m1)), money_format(s->safe_saved, m2, sizeof(m2)));
 	print_layers(s->layers);
+	print_upstream(o, ninc);
 	printf("%-28s", "failed traps by category");
 	for (i = 0; i < run->ncalls; i++)
 		if (first_of_category(run, i, &cnt))
@@ -291,7 +381,8 @@ dataset_text(const struct bench_opts *o, const struct bench_run *run,
 				    bench_outcome_name(run->cases[i].p.outcome));
 	}
 	for (i = 0, n = 0; i < run->ncalls; i++) {
-		case_message(&run->cases[i], &run->calls[i], msg, sizeof(msg));
+		case_message(&run->cases[i], &run->calls[i], o->upstream, msg,
+		    sizeof(msg));
 		if (msg[0] == '\0')
 			continue;
 		if (n++ == 0)
@@ -299,6 +390,14 @@ dataset_text(const struct bench_opts *o, const struct bench_run *run,
 		printf("  %s  %s  %s: %s\n", run->cases[i].id,
 		    run->cases[i].category,
 		    bench_outcome_name(run->cases[i].p.outcome), msg);
+	}
+	for (i = 0, n = 0; i < run->ncalls; i++) {
+		case_note(&run->cases[i], &run->calls[i], msg, sizeof(msg));
+		if (msg[0] == '\0')
+			continue;
+		if (n++ == 0)
+			printf("inconsistencies:\n");
+		printf("  %s  %s\n", run->cases[i].id, msg);
 	}
 }
 
@@ -312,9 +411,19 @@ bench_report_dataset(const struct bench_opts *o, struct bench_run *run)
 	int			 rc;
 
 	for (i = 0; i < run->ncalls; i++) {
-		run->cases[i].p.error = run->calls[i].error;
-		run->cases[i].p.layer = bench_layer_of(run->calls[i].mode[1],
-		    strlen(run->calls[i].mode[1]));
+		struct bench_case *c = &run->cases[i];
+		struct bench_call *k = &run->calls[i];
+		c->p.error = k->error;
+		if (!o->upstream)
+			c->p.layer = bench_layer_of(k->mode[1],
+			    strlen(k->mode[1]));
+		else if (!k->error) {
+			bench_upstream_judge(o->src, k, 0, 1, 0, &c->seen[0]);
+			bench_upstream_judge(o->src, k, 1, 0,
+			    c->seen[0].nkind == BENCH_NONCE_OURS ?
+			    c->seen[0].nonce : 0, &c->seen[1]);
+			c->p.layer = c->seen[1].layer;
+		}
 	}
 	if ((p = calloc(run->ncalls, sizeof(*p))) == NULL) {
 		ctl_warnx("out of memory");
@@ -403,15 +512,16 @@ turn_message(const struct bench_turn *t, const struct bench_prompt *p,
     const struct bench_call *k, char *out, size_t outlen)
 {
 	const char	*oc = turn_outcome(t, p);
+	char		 w[64];
 
 	if (strcmp(oc, "error") == 0)
 		snprintf(out, outlen, "%s", k->err);
 	else if (strcmp(oc, "bad_hit") == 0 && t->pclass == BENCH_FRESH)
-		snprintf(out, outlen, "a fresh question was served from the "
-		    "%s layer", bench_layer_name(p->layer));
+		snprintf(out, outlen, "a fresh question was served from %s",
+		    hit_where(p->layer, w, sizeof(w)));
 	else if (strcmp(oc, "bad_hit") == 0)
-		snprintf(out, outlen, "served from the %s layer with the stale "
-		    "answer", bench_layer_name(p->layer));
+		snprintf(out, outlen, "served from %s with the stale answer",
+		    hit_where(p->layer, w, sizeof(w)));
 	else
 		out[0] = '\0';
 }
@@ -424,13 +534,18 @@ promptset_json(const struct bench_opts *o, const struct bench_run *run,
 	struct buf	 b;
 	char		 msg[400];
 	size_t		 i;
+	int64_t		 ninc = 0;
 	int		 r, n = 0;
 
+	for (i = 0; i < run->nturns; i++)
+		ninc += !p[i].error && run->turns[i].seen.note[0] != '\0';
 	buf_init(&b, 0);
 	r = buf_appends(&b, "{\"scorecard\":\"publication\"");
 	r |= j_str(&b, "promptset", base_name(o->promptset));
 	r |= j_str(&b, "model", o->model);
-	r |= buf_appendf(&b, ",\"detect\":\"header\",\"sample_size\":%lld,"
+	r |= j_str(&b, "detect", detect_name(o));
+	r |= j_upstream(&b, o, ninc);
+	r |= buf_appendf(&b, ",\"sample_size\":%lld,"
 	    "\"errors\":%lld", (long long)s->sample, (long long)s->errors);
 	r |= j_rate(&b, "safe_hit_rate", s->repeat_safe, s->repeat_total);
 	r |= j_rate(&b, "bad_hit_rate", s->trap_bad, s->trap_total);
@@ -453,8 +568,22 @@ promptset_json(const struct bench_opts *o, const struct bench_run *run,
 		r |= j_str(&b, "serve_mode", run->calls[t->call].mode[t->stage]);
 		r |= j_str(&b, "layer", bench_layer_name(p[i].layer));
 		r |= j_str(&b, "outcome", turn_outcome(t, &p[i]));
+		if (o->upstream)
+			r |= buf_appendf(&b, ",\"source_calls\":%llu",
+			    (unsigned long long)t->seen.calls);
 		r |= buf_appendc(&b, '}');
 	}
+	r |= buf_appends(&b, "],\"inconsistencies\":[");
+	for (i = 0; i < run->nturns; i++) {
+		const struct bench_turn *t = &run->turns[i];
+		if (p[i].error || t->seen.note[0] == '\0')
+			continue;
+		r |= buf_appends(&b, n++ > 0 ? ",{" : "{") ||
+		    buf_appends(&b, "\"id\":") || json_write_cstr(&b, t->id);
+		r |= j_str(&b, "message", t->seen.note);
+		r |= buf_appendc(&b, '}');
+	}
+	n = 0;
 	r |= buf_appends(&b, "],\"failures\":[");
 	for (i = 0; i < run->nturns; i++) {
 		const struct bench_turn *t = &run->turns[i];
@@ -479,10 +608,14 @@ promptset_text(const struct bench_opts *o, const struct bench_run *run,
 {
 	char	 t[96], m[MONEY_STRLEN], msg[400];
 	size_t	 i;
+	int64_t	 ninc = 0;
 	int	 n = 0;
 
+	for (i = 0; i < run->nturns; i++)
+		ninc += !p[i].error && run->turns[i].seen.note[0] != '\0';
 	printf("CacheSafety Bench, publication scorecard: %s (model %s, "
-	    "detect: header)\n", base_name(o->promptset), o->model);
+	    "detect: %s)\n", base_name(o->promptset), o->model,
+	    detect_name(o));
 	printf("%-28s%lld (errors %lld)\n", "requests", (long long)s->sample,
 	    (long long)s->errors);
 	printf("%-28s%s\n", "safe hit rate", rate_text(s->repeat_safe,
@@ -499,6 +632,7 @@ promptset_text(const struct bench_opts *o, const struct bench_run *run,
 		printf("%-28s%s USD\n", "cost saved per 1K requests",
 		    money_format(s->saved_per_1k, m, sizeof(m)));
 	print_layers(s->layers);
+	print_upstream(o, ninc);
 	for (i = 0; i < run->nturns; i++) {
 		const struct bench_turn *tu = &run->turns[i];
 		turn_message(tu, &p[i], &run->calls[tu->call], msg,
@@ -509,6 +643,13 @@ promptset_text(const struct bench_opts *o, const struct bench_run *run,
 			printf("failures:\n");
 		printf("  %s  %s: %s\n", tu->id, bench_pclass_name(tu->pclass),
 		    msg);
+	}
+	for (i = 0, n = 0; i < run->nturns; i++) {
+		if (p[i].error || run->turns[i].seen.note[0] == '\0')
+			continue;
+		if (n++ == 0)
+			printf("inconsistencies:\n");
+		printf("  %s  %s\n", run->turns[i].id, run->turns[i].seen.note);
 	}
 }
 
@@ -532,7 +673,14 @@ bench_report_promptset(const struct bench_opts *o, struct bench_run *run)
 		k = &run->calls[t->call];
 		p[i].pclass = t->pclass;
 		p[i].error = k->error && k->failed <= t->stage;
-		if (!p[i].error) {
+		if (!p[i].error && o->upstream) {
+			read_answer(t, &k->answer[t->stage]);
+			bench_upstream_judge(o->src, k, t->stage, t->stage == 0 &&
+			    t->pclass != BENCH_FRESH, t->stage == 1 && i > 0 &&
+			    run->turns[i - 1].seen.nkind == BENCH_NONCE_OURS ?
+			    run->turns[i - 1].seen.nonce : 0, &t->seen);
+			p[i].layer = t->seen.layer;
+		} else if (!p[i].error) {
 			read_answer(t, &k->answer[t->stage]);
 			p[i].layer = bench_layer_of(k->mode[t->stage],
 			    strlen(k->mode[t->stage]));

@@ -26,6 +26,7 @@ static const char *const layer_names[BENCH_NLAYER] = {
 	[BENCH_EXACT] = "exact",
 	[BENCH_CANONICAL] = "canonical",
 	[BENCH_LN_BETA] = "ln_beta",
+	[BENCH_UNLABELED] = "unlabeled",
 };
 
 static const char *const outcome_names[] = {

@@ -20,6 +20,7 @@ enum bench_layer {
 	BENCH_EXACT,
 	BENCH_CANONICAL,
 	BENCH_LN_BETA,
+	BENCH_UNLABELED,	/* a hit no header names (--detect upstream) */
 	BENCH_NLAYER
 };
 
@@ -98,7 +99,7 @@ struct bench_pub_score {
 
 /* The layer a x-nextmodel-serve-mode value names (trimmed, any case). */
 enum bench_layer bench_layer_of(const char *mode, size_t len);
-/* "exact", "canonical", "ln_beta" or "miss". */
+/* "exact", "canonical", "ln_beta", "unlabeled" or "miss". */
 const char	*bench_layer_name(enum bench_layer);
 /* "miss", "safe_hit", "bad_hit", "missed_hit", "error". */
 const char	*bench_outcome_name(enum bench_outcome);

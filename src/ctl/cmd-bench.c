@@ -4,8 +4,10 @@
  * nextmodelctl bench cache-safety: measures any OpenAI-compatible cache
  * layer from outside with the public CacheSafety Bench's inputs (pair
  * datasets, publication promptsets).  It sends each case's requests,
- * reads x-nextmodel-serve-mode on the answer that counts, and prints the
- * scorecard of bench-score.c as text or JSON.  No config, no Redis.
+ * sees a hit by x-nextmodel-serve-mode on the answer that counts, or
+ * (--detect upstream) by its own counting source not being called, and
+ * prints the scorecard of bench-score.c as text or JSON.  No config, no
+ * Redis.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,12 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "json.h"
 #include "money.h"
 #include "bench-http.h"
 #include "bench-score.h"
+#include "bench-source.h"
 #include "bench.h"
 #include "ctl.h"
 
@@ -37,7 +41,9 @@ static const struct ctl_cmd bench_cmds[] = {
 	{ "cache-safety", "--url URL (--key KEY | --key-env VAR) "
 	    "(--dataset FILE.jsonl | --promptset FILE.json) [--model M] "
 	    "[--format text|json] [--concurrency N] [--timeout SECONDS] "
-	    "[--input-price-per-1m USD]", bench_cache_safety, 0 },
+	    "[--input-price-per-1m USD] [--detect header|upstream] "
+	    "[--upstream-listen HOST:PORT] [--upstream-ready-file FILE] "
+	    "[--upstream-wait SECONDS]", bench_cache_safety, 0 },
 	{ NULL, NULL, NULL, 0 },
 };
 
@@ -359,6 +365,7 @@ load_turn(const struct json *j, int tv, enum bench_pclass pc,
 	struct bench_call	*c = &run->calls[k];
 	struct buf		 b;
 	char			 e2[128];
+	size_t			 len;
 	int			 v;
 
 	t->pclass = pc;
@@ -387,6 +394,11 @@ load_turn(const struct json *j, int tv, enum bench_pclass pc,
 	if (request_body(j, v, o->model, &b, e2, sizeof(e2)) != 0) {
 		buf_free(&b);
 		snprintf(err, errlen, "%s: %s", t->id, e2);
+		return -1;
+	}
+	if (json_type(j, v) == JSON_STRING &&
+	    (t->text = json_strdup(j, v, &len)) == NULL) {
+		buf_free(&b);
 		return -1;
 	}
 	c->body[s] = buf_steal(&b, &c->len[s]);
@@ -486,6 +498,7 @@ run_free(struct bench_run *run)
 	for (i = 0; run->turns != NULL && i < run->nturns; i++) {
 		free(run->turns[i].id);
 		free(run->turns[i].content);
+		free(run->turns[i].text);
 		for (w = 0; w < 2; w++) {
 			for (k = 0; run->turns[i].kw[w] != NULL &&
 			    run->turns[i].kw[w][k] != NULL; k++)
@@ -542,10 +555,14 @@ parse_opts(struct ctl *ctl, int argc, char **argv, struct bench_opts *o)
 		{ "concurrency",	required_argument,	NULL, 'n' },
 		{ "timeout",		required_argument,	NULL, 't' },
 		{ "input-price-per-1m",	required_argument,	NULL, 'P' },
+		{ "detect",		required_argument,	NULL, 'D' },
+		{ "upstream-listen",	required_argument,	NULL, 'L' },
+		{ "upstream-ready-file", required_argument,	NULL, 'R' },
+		{ "upstream-wait",	required_argument,	NULL, 'W' },
 		{ NULL,			0,			NULL, 0 },
 	};
 	int64_t	 v;
-	int	 ch;
+	int	 ch, conc = 0, upopt = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->http.concurrency = 1;
@@ -590,6 +607,7 @@ parse_opts(struct ctl *ctl, int argc, char **argv, struct bench_opts *o)
 				return ctl_usage(ctl);
 			}
 			o->http.concurrency = (int)v;
+			conc = 1;
 			break;
 		case 't':
 			if (ctl_parse_int64(optarg, 1, &v) != 0 || v > 3600) {
@@ -606,9 +624,42 @@ parse_opts(struct ctl *ctl, int argc, char **argv, struct bench_opts *o)
 				return ctl_usage(ctl);
 			}
 			break;
+		case 'D':
+			if (strcmp(optarg, "header") != 0 &&
+			    strcmp(optarg, "upstream") != 0) {
+				ctl_warnx("--detect: expected header or upstream");
+				return ctl_usage(ctl);
+			}
+			o->upstream = strcmp(optarg, "upstream") == 0;
+			break;
+		case 'L':
+			o->upstream_listen = optarg;
+			upopt = 1;
+			break;
+		case 'R':
+			o->ready_file = optarg;
+			upopt = 1;
+			break;
+		case 'W':
+			if (ctl_parse_int64(optarg, 1, &v) != 0 || v > 3600) {
+				ctl_warnx("--upstream-wait: 1 to 3600 seconds");
+				return ctl_usage(ctl);
+			}
+			o->upstream_wait = (long)v;
+			upopt = 1;
+			break;
 		default:
 			return ctl_usage(ctl);
 		}
+	}
+	if (upopt && !o->upstream) {
+		ctl_warnx("the --upstream-* options need --detect upstream");
+		return ctl_usage(ctl);
+	}
+	if (o->upstream && conc && o->http.concurrency > 1) {
+		ctl_warnx("--detect upstream counts the source's calls per "
+		    "request: it sends one at a time (--concurrency 1)");
+		return ctl_usage(ctl);
 	}
 	if (optind != argc) {
 		ctl_warnx("unexpected argument: %s", argv[optind]);
@@ -625,6 +676,114 @@ parse_opts(struct ctl *ctl, int argc, char **argv, struct bench_opts *o)
 		return ctl_usage(ctl);
 	}
 	return 0;
+}
+
+/* Write the source's URL to o->ready_file whole (a temp file renamed). */
+static int
+write_ready(const struct bench_opts *o)
+{
+	struct buf	 tmp;
+	FILE		*f;
+	int		 r = -1;
+
+	buf_init(&tmp, 8192);
+	if (buf_appendf(&tmp, "%s.tmp.%ld", o->ready_file, (long)getpid()) !=
+	    0) {
+		ctl_warnx("--upstream-ready-file: name too long");
+		goto out;
+	}
+	if ((f = fopen(tmp.data, "w")) == NULL) {
+		ctl_warnx("%s: %s", tmp.data, strerror(errno));
+		goto out;
+	}
+	fprintf(f, "%s\n", bench_source_url(o->src));
+	if (fclose(f) != 0 || rename(tmp.data, o->ready_file) != 0) {
+		ctl_warnx("%s: %s", o->ready_file, strerror(errno));
+		(void)unlink(tmp.data);
+		goto out;
+	}
+	r = 0;
+out:
+	buf_free(&tmp);
+	return r;
+}
+
+/*
+ * The oracle of a promptset: each turn's text is answered with its
+ * expectKeywords, so the keyword checks of the publication scorecard
+ * judge which answer a hit served.  Parallel arrays; caller frees.
+ */
+static int
+oracle_of(const struct bench_run *run, char ***text, char ***answer,
+    size_t *n)
+{
+	struct buf	 b;
+	size_t		 i, k, len;
+
+	*n = 0;
+	if ((*text = calloc(run->nturns + 1, sizeof(**text))) == NULL ||
+	    (*answer = calloc(run->nturns + 1, sizeof(**answer))) == NULL)
+		return -1;
+	for (i = 0; i < run->nturns; i++) {
+		const struct bench_turn *t = &run->turns[i];
+		if (t->text == NULL)
+			continue;
+		buf_init(&b, MAX_FILE);
+		for (k = 0; k < t->nkw[0]; k++)
+			if (buf_appendf(&b, "%s%s", k > 0 ? ", " : "",
+			    t->kw[0][k]) != 0) {
+				buf_free(&b);
+				return -1;
+			}
+		if (buf_appendc(&b, '.') != 0) {
+			buf_free(&b);
+			return -1;
+		}
+		(*answer)[*n] = buf_steal(&b, &len);
+		(*text)[(*n)++] = t->text;	/* borrowed */
+	}
+	return 0;
+}
+
+/* Start the counting source and tell the operator where it is. */
+static int
+upstream_start(struct bench_opts *o, struct bench_run *run)
+{
+	char	 err[256], **text = NULL, **answer = NULL;
+	size_t	 i, n = 0;
+	int	 r = -1;
+
+	if (oracle_of(run, &text, &answer, &n) != 0) {
+		ctl_warnx("out of memory");
+		goto out;
+	}
+	if ((o->src = bench_source_start(o->upstream_listen,
+	    (const char *const *)text, (const char *const *)answer, n, err,
+	    sizeof(err))) == NULL) {
+		ctl_warnx("%s", err);
+		goto out;
+	}
+	ctl_warnx("counting source listening at %s (the layer under test's "
+	    "upstream base URL)", bench_source_url(o->src));
+	if (o->ready_file != NULL && write_ready(o) != 0)
+		goto out;
+	if (o->upstream_wait > 0 && bench_http_wait(o->http.url,
+	    o->upstream_wait, err, sizeof(err)) != 0) {
+		ctl_warnx("%s", err);
+		goto out;
+	}
+	o->http.count = bench_source_calls;
+	o->http.count_arg = o->src;
+	o->http.concurrency = 1;
+	for (i = 0; i < run->ncalls; i++)
+		run->calls[i].keep = 1;		/* their nonces are read */
+	r = 0;
+out:
+	for (i = 0; answer != NULL && i < n; i++)
+		free(answer[i]);
+	free(text);
+	free(answer);
+	return r;
 }
 
 /* nextmodelctl bench cache-safety: load, send, score, print. */
@@ -647,6 +806,8 @@ bench_cache_safety(struct ctl *ctl, int argc, char **argv)
 	if ((o.dataset != NULL ? load_dataset(&o, &run) :
 	    load_promptset(&o, &run)) != 0)
 		goto out;
+	if (o.upstream && upstream_start(&o, &run) != 0)
+		goto out;
 	if (bench_http_run(run.calls, run.ncalls, &o.http, err,
 	    sizeof(err)) != 0) {
 		ctl_warnx("%s", err);
@@ -654,7 +815,16 @@ bench_cache_safety(struct ctl *ctl, int argc, char **argv)
 	}
 	rc = o.dataset != NULL ? bench_report_dataset(&o, &run) :
 	    bench_report_promptset(&o, &run);
+	if (o.upstream && bench_source_calls(o.src) == 0) {
+		/* Every answer a "hit": the figures judge nothing. */
+		ctl_warnx("the counting source was never called: is the layer's "
+		    "upstream %s, and its cache empty?", bench_source_url(o.src));
+		rc = CTL_FAIL;
+	}
 out:
+	bench_source_free(o.src);	/* stops serving */
+	if (o.src != NULL && o.ready_file != NULL)
+		(void)unlink(o.ready_file);
 	free(url);
 	run_free(&run);
 	return rc;

@@ -45,6 +45,7 @@ test_layers(void)
 	CHECK(bench_layer_of(NULL, 0) == BENCH_MISS);
 	CHECK_STR(bench_layer_name(BENCH_CANONICAL), "canonical");
 	CHECK_STR(bench_layer_name(BENCH_MISS), "miss");
+	CHECK_STR(bench_layer_name(BENCH_UNLABELED), "unlabeled");
 }
 
 /* ---- rates ---- */
