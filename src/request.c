@@ -337,6 +337,13 @@ request_complete(struct request *req, int client_aborted)
 
 	pthread_mutex_lock(&req->mu);
 	req->gone = 1;
+	/*
+	 * The connection is finished (libmicrohttpd may have ended it while
+	 * it was suspended, at a daemon stop): a late engine or Redis
+	 * callback must never resume it.
+	 */
+	req->wake = NULL;
+	req->suspended = 0;
 	if (req->call != NULL)
 		upstream_cancel(req->w->up, req->call);
 	status = req->metric_status ? req->metric_status : 499;
