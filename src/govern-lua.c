@@ -85,7 +85,7 @@
 "  end\n" \
 "  return has, rem, lim\n" \
 "end\n" \
-/* Before this request: a budget at or past its warn_nano (spent + reserved); budgets apply, all open. */ \
+/* Before this request: any budget past its warn_nano; every budget open. */ \
 "local function marks(bs)\n" \
 "  local warn, open = 0, 0\n" \
 "  if #bs > 0 then open = 1 end\n" \
@@ -270,8 +270,8 @@ const char gov_set_script[] = LUA_PRELUDE
 "  'spent_usd', usd(spent), 'reserved_usd', usd(reserved),\n"
 "  'remaining_usd', usd(limit - spent - reserved), 'warn_at', ARGV[3],\n"
 "  'limit_nano', ARGV[1], 'spent_nano', I(spent), 'reserved_nano',\n"
-"  I(reserved), 'warn_nano', ARGV[4], 'warned', warned, 'updated_ms', ARGV[8],\n"
-"  'on_redis_down', down)\n"
+"  I(reserved), 'warn_nano', ARGV[4], 'warned', warned,\n"
+"  'updated_ms', ARGV[8], 'on_redis_down', down)\n"
 "return down\n";
 
 static char		admit_sha[CRYPTO_SHA1_HEXLEN + 1];

@@ -105,37 +105,19 @@ admit_cmd(struct request *req, struct rjob *j)
 	return 0;
 }
 
-/*
- * Remember key -> v in m (budgeted_mu held).  When the newer generation
- * is full, the older is dropped and the newer becomes it: at most
- * 2 x ADMIT_MEMO_MAX entries, the keys in use kept.  A key forgotten
- * fails closed, as one never seen.
- */
+/* Remember key -> v in m (budgeted_mu held); a key forgotten fails closed. */
 static void
 memo_put(struct strmap m[2], const char *key, size_t v)
 {
-	size_t len = strlen(key), *p;
-
-	if ((p = strmap_get(&m[0], key, len)) != NULL) {
-		*p = v;
-		return;
-	}
-	if (m[0].n >= ADMIT_MEMO_MAX) {
-		strmap_free(&m[1]);
-		m[1] = m[0];
-		memset(&m[0], 0, sizeof(m[0]));
-	}
-	(void)strmap_put(&m[0], key, len, v, 1);
+	(void)strmap_memo_put(m, key, strlen(key), v, ADMIT_MEMO_MAX);
 }
 
 /* The value of key in m, or 0 (budgeted_mu held). */
 static size_t
-memo_get(struct strmap m[2], const char *key)
+memo_get(const struct strmap m[2], const char *key)
 {
-	size_t len = strlen(key), *p;
+	size_t *p = strmap_memo_get(m, key, strlen(key));
 
-	if ((p = strmap_get(&m[0], key, len)) == NULL)
-		p = strmap_get(&m[1], key, len);
 	return p != NULL ? *p : 0;
 }
 
@@ -175,9 +157,10 @@ admit_reply(struct request *req, const struct rjob *j)
 	    ADMIT_SEEN_CLOSED);
 	/* What routing policies read as the budget used (per mille). */
 	if (req->gov.admit.has_budget && req->gov.admit.limit > 0)
-		memo_put(req->w->budget_used, req->key.project, 1 + (size_t)(1000 -
-		    NM_MAX(0, NM_MIN(1000, (int64_t)((__int128)
-		    req->gov.admit.remaining * 1000 / req->gov.admit.limit)))));
+		memo_put(req->w->budget_used, req->key.project,
+		    1 + (size_t)(1000 - NM_MAX(0, NM_MIN(1000, (int64_t)
+		    ((__int128)req->gov.admit.remaining * 1000 /
+		    req->gov.admit.limit)))));
 	pthread_mutex_unlock(&req->w->budgeted_mu);
 }
 
@@ -193,7 +176,7 @@ admit_budget_used(struct request *req)
 	return v > 0 ? (double)(v - 1) / 1000.0 : -1;
 }
 
-/* What the key's last admission said of its budgets: ADMIT_SEEN_*, 0 never seen. */
+/* The key's last admission: ADMIT_SEEN_*, or 0 never seen (or forgotten). */
 static size_t
 last_seen(struct request *req)
 {
