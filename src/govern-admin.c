@@ -64,10 +64,11 @@ run(struct redis *r, int argc, const char **argv, char *err, size_t errlen)
 int
 gov_budget_set(struct redis *r, const char *project, enum gov_scope s,
     const char *name, nm_nano limit, enum gov_period p, int64_t warn_ppm,
-    int64_t now_ms, char *err, size_t errlen)
+    enum gov_down on_down, int64_t now_ms, enum gov_down *down_now,
+    char *err, size_t errlen)
 {
 	char		 k[3][GOV_KEY_MAX], day[16], month[16], today[16];
-	char		 lim[24], warn[24], wtext[16], now[24];
+	char		 lim[24], warn[24], wtext[24], now[24];
 	const char	*argv[13], *start;
 	redisReply	*rep;
 	unsigned __int128 w;
@@ -88,17 +89,7 @@ gov_budget_set(struct redis *r, const char *project, enum gov_scope s,
 	w = ((unsigned __int128)limit * (uint64_t)warn_ppm + 999999) / 1000000;
 	snprintf(lim, sizeof(lim), "%" PRId64, limit);
 	snprintf(warn, sizeof(warn), "%" PRIu64, (uint64_t)w);
-	snprintf(wtext, sizeof(wtext), "%" PRId64 ".%06" PRId64,
-	    warn_ppm / 1000000, warn_ppm % 1000000);
-	/* "0.800000" -> "0.8"; "1.000000" -> "1"; "0.000000" -> "0" */
-	{
-		size_t	 n = strlen(wtext);
-
-		while (wtext[n - 1] == '0')
-			wtext[--n] = '\0';
-		if (wtext[n - 1] == '.')
-			wtext[--n] = '\0';
-	}
+	gov_warn_format(warn_ppm, wtext, sizeof(wtext));
 	snprintf(now, sizeof(now), "%" PRId64, now_ms);
 	memcpy(today, day, sizeof(today));
 	start = p == GOV_DAY ? day : p == GOV_MONTH ? month : today;
@@ -114,8 +105,13 @@ gov_budget_set(struct redis *r, const char *project, enum gov_scope s,
 	argv[9] = gov_scope_name(s);
 	argv[10] = s == GOV_PROJECT ? project : name;
 	argv[11] = now;
-	if ((rep = run(r, 12, argv, err, errlen)) == NULL)
+	argv[12] = on_down == GOV_DOWN_KEEP ? "" : gov_down_name(on_down);
+	if ((rep = run(r, 13, argv, err, errlen)) == NULL)
 		return -1;
+	if (down_now != NULL)
+		*down_now = rep->type == REDIS_REPLY_STRING &&
+		    strcmp(rep->str, "open") == 0 ? GOV_DOWN_OPEN :
+		    GOV_DOWN_CLOSED;
 	freeReplyObject(rep);
 	return 0;
 }
@@ -202,6 +198,10 @@ gov_budget_get(struct redis *r, const char *project, enum gov_scope s,
 		if (gov_warn_parse(field_str(rep, "warn_at"), &b->warn_ppm) == -1)
 			b->warn_ppm = 0;
 		b->warned = field_int(rep, "warned") != 0;
+		/* A budget set before the field existed is closed. */
+		if (gov_down_parse(field_str(rep, "on_redis_down"),
+		    &b->on_down) == -1)
+			b->on_down = GOV_DOWN_CLOSED;
 	}
 	freeReplyObject(rep);
 	return 0;

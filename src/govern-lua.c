@@ -39,12 +39,13 @@
 /* A budget, its period rolled and its expired reservations freed; nil if none. */ \
 "local function bload(i, h, z, a)\n" \
 "  local v = redis.call('HMGET', h, 'limit_nano', 'spent_nano',\n" \
-"    'reserved_nano', 'period', 'period_start', 'warn_nano', 'warned')\n" \
+"    'reserved_nano', 'period', 'period_start', 'warn_nano', 'warned',\n" \
+"    'on_redis_down')\n" \
 "  if not v[1] then return nil end\n" \
 "  local b = {i = i, h = h, z = z, a = a, limit = tonumber(v[1]),\n" \
 "    spent = tonumber(v[2]) or 0, reserved = tonumber(v[3]) or 0,\n" \
 "    period = v[4], start = v[5] or '', warn = tonumber(v[6]) or 0,\n" \
-"    warned = v[7] or '0'}\n" \
+"    warned = v[7] or '0', open = v[8] == 'open'}\n" \
 "  local cur\n" \
 "  if b.period == 'day' then cur = day elseif b.period == 'month' then cur = month end\n" \
 "  if cur and cur ~= b.start then b.spent = 0 b.start = cur b.warned = '0' end\n" \
@@ -84,6 +85,16 @@
 "  end\n" \
 "  return has, rem, lim\n" \
 "end\n" \
+/* Before this request: any budget past its warn_nano; every budget open. */ \
+"local function marks(bs)\n" \
+"  local warn, open = 0, 0\n" \
+"  if #bs > 0 then open = 1 end\n" \
+"  for _, b in ipairs(bs) do\n" \
+"    if b.warn > 0 and b.spent + b.reserved >= b.warn then warn = 1 end\n" \
+"    if not b.open then open = 0 end\n" \
+"  end\n" \
+"  return warn, open\n" \
+"end\n" \
 /* Keep a rate-limit hash at least ms longer. */ \
 "local function touch(h, ms)\n" \
 "  if redis.call('PTTL', h) < ms then redis.call('PEXPIRE', h, I(ms)) end\n" \
@@ -97,7 +108,10 @@
  * Admission.  Reply: verdict (0 allow, 1 budget, 2 rate, 3 duplicate),
  * scope (0 key, 1 project, 2 team), has_budget, remaining_nano,
  * limit_nano, retry_after_ms (-1 never), rate_tokens, then limit,
- * remaining and reset_ms of requests and of tokens.
+ * remaining and reset_ms of requests and of tokens, then warn (a budget
+ * at or past its warning threshold) and fail_open (budgets apply and all
+ * say on_redis_down open).  The last two were added later; the decoder
+ * takes a reply without them too.
  */
 static const char admit_script[] = LUA_PRELUDE
 "now, day, month = tonumber(ARGV[1]), ARGV[2], ARGV[3]\n"
@@ -105,7 +119,13 @@ static const char admit_script[] = LUA_PRELUDE
 "local hold, keep, rid = tonumber(ARGV[8]), tonumber(ARGV[10]), ARGV[11]\n"
 "local bs = budgets()\n"
 "local has, rem, lim = least(bs)\n"
-"local function done(r) for _, b in ipairs(bs) do bsave(b) end return r end\n"
+"local warn, open = marks(bs)\n"
+"local function done(r)\n"
+"  for _, b in ipairs(bs) do bsave(b) end\n"
+"  r[#r + 1] = warn\n"
+"  r[#r + 1] = open\n"
+"  return r\n"
+"end\n"
 "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
 "  return done({3, 0, has, rem, lim, 0, 0, 0, 0, 0, 0, 0, 0})\n"
 "end\n"
@@ -230,11 +250,16 @@ const char gov_refresh_script[] = LUA_PRELUDE
 
 /*
  * Set a budget.  KEYS budget.  ARGV: 1 limit_nano 2 period 3 warn_at text
- * 4 warn_nano 5 the period's start 6 scope 7 name 8 now_ms.
+ * 4 warn_nano 5 the period's start 6 scope 7 name 8 now_ms 9 on_redis_down
+ * ("open", "closed"; "": as it was, "closed" for a new budget).  Returns
+ * the on_redis_down now in force.
  */
 const char gov_set_script[] = LUA_PRELUDE
 "local o = redis.call('HMGET', KEYS[1], 'period', 'spent_nano',\n"
-"  'reserved_nano', 'period_start', 'warned')\n"
+"  'reserved_nano', 'period_start', 'warned', 'on_redis_down')\n"
+"local down = ARGV[9]\n"
+"if down ~= 'open' and down ~= 'closed' then down = o[6] end\n"
+"if down ~= 'open' then down = 'closed' end\n"
 "local spent, reserved = tonumber(o[2]) or 0, tonumber(o[3]) or 0\n"
 "local start, warned = o[4], o[5] or '0'\n"
 "if o[1] ~= ARGV[2] then spent = 0 start = ARGV[5] warned = '0' end\n"
@@ -245,8 +270,9 @@ const char gov_set_script[] = LUA_PRELUDE
 "  'spent_usd', usd(spent), 'reserved_usd', usd(reserved),\n"
 "  'remaining_usd', usd(limit - spent - reserved), 'warn_at', ARGV[3],\n"
 "  'limit_nano', ARGV[1], 'spent_nano', I(spent), 'reserved_nano',\n"
-"  I(reserved), 'warn_nano', ARGV[4], 'warned', warned, 'updated_ms', ARGV[8])\n"
-"return 1\n";
+"  I(reserved), 'warn_nano', ARGV[4], 'warned', warned,\n"
+"  'updated_ms', ARGV[8], 'on_redis_down', down)\n"
+"return down\n";
 
 static char		admit_sha[CRYPTO_SHA1_HEXLEN + 1];
 static char		settle_sha[CRYPTO_SHA1_HEXLEN + 1];

@@ -13,11 +13,13 @@
 
 #include "govern.h"
 
-#define NREPLY_ADMIT	13
+#define NREPLY_ADMIT	15
+#define NREPLY_ADMIT_V1	13	/* before warn and fail_open were added */
 #define NREPLY_SETTLE	6
 
 static const char *const scope_names[GOV_NSCOPES] = { "key", "project", "team" };
 static const char *const period_names[] = { "day", "month", "total" };
+static const char *const down_names[] = { "closed", "open" };
 
 /* "key", "project", "team". */
 const char *
@@ -261,9 +263,14 @@ gov_admit_reply(const redisReply *rep, struct gov_admit *g, char *err,
     size_t errlen)
 {
 	long long	 v[NREPLY_ADMIT];
+	size_t		 n = NREPLY_ADMIT;
 
 	memset(g, 0, sizeof(*g));
-	if (ints(rep, NREPLY_ADMIT, v, err, errlen) == -1)
+	/* A script of the earlier layout: no warn, no fail_open. */
+	if (rep != NULL && rep->type == REDIS_REPLY_ARRAY &&
+	    rep->elements == NREPLY_ADMIT_V1)
+		n = NREPLY_ADMIT_V1;
+	if (ints(rep, n, v, err, errlen) == -1)
 		return -1;
 	if (v[0] < GOV_ALLOW || v[0] > GOV_DUPLICATE || v[1] < 0 ||
 	    v[1] >= GOV_NSCOPES) {
@@ -283,6 +290,12 @@ gov_admit_reply(const redisReply *rep, struct gov_admit *g, char *err,
 	g->rl.limit_tokens = v[10];
 	g->rl.remaining_tokens = v[11];
 	g->rl.reset_tokens_ms = v[12];
+	if (n == NREPLY_ADMIT) {
+		g->warn = v[13] != 0;
+		g->fail_open = v[14] != 0;
+	} else	/* what the header followed then: 20 % or less left */
+		g->warn = g->has_budget && g->limit > 0 &&
+		    g->remaining * 5 <= g->limit;
 	return 0;
 }
 
@@ -441,4 +454,41 @@ gov_warn_parse(const char *s, int64_t *ppm)
 	if (pct)
 		*ppm /= 100;
 	return *ppm <= 1000000 ? 0 : -1;
+}
+
+/* "open" | "closed": 0 or -1. */
+int
+gov_down_parse(const char *s, enum gov_down *d)
+{
+	size_t	 i;
+
+	for (i = 0; i < NM_NELEM(down_names); i++)
+		if (s != NULL && strcmp(s, down_names[i]) == 0) {
+			*d = (enum gov_down)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* The name of a setting; anything but open is closed. */
+const char *
+gov_down_name(enum gov_down d)
+{
+	return d == GOV_DOWN_OPEN ? "open" : "closed";
+}
+
+/* A threshold as text, the shortest exact form: "0.8", "1", "0.000001", "0". */
+const char *
+gov_warn_format(int64_t ppm, char *out, size_t len)
+{
+	size_t	 n;
+
+	snprintf(out, len, "%lld.%06lld", (long long)(ppm / 1000000),
+	    (long long)(ppm % 1000000));
+	n = strlen(out);
+	while (n > 0 && out[n - 1] == '0')
+		out[--n] = '\0';
+	if (n > 0 && out[n - 1] == '.')
+		out[--n] = '\0';
+	return out;
 }

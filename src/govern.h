@@ -95,6 +95,8 @@ struct gov_admit {
 	int64_t		 retry_after_ms;	/* GOV_RATE; -1: never fits (too large) */
 	int		 rate_tokens;	/* GOV_RATE: the token limit refused */
 	struct gov_ratelimit rl;
+	int		 warn;		/* a budget has used its warn_at or more */
+	int		 fail_open;	/* budgets apply, all on_redis_down open */
 };
 
 enum gov_settled {
@@ -177,6 +179,13 @@ extern const char gov_set_script[];
 
 enum gov_period { GOV_DAY = 0, GOV_MONTH, GOV_TOTAL };
 
+/* What a budget asks for while Redis is unreachable. */
+enum gov_down {
+	GOV_DOWN_KEEP = -1,	/* set: as it was ("closed" for a new budget) */
+	GOV_DOWN_CLOSED = 0,	/* 503 budget_unavailable */
+	GOV_DOWN_OPEN = 1,	/* served, unchecked and counted */
+};
+
 struct gov_budget {
 	int		 exists;
 	nm_nano		 limit, spent, reserved, remaining;
@@ -184,6 +193,7 @@ struct gov_budget {
 	char		 period_start[16];
 	int64_t		 warn_ppm;	/* warning threshold, parts per million */
 	int		 warned;
+	enum gov_down	 on_down;	/* GOV_DOWN_CLOSED or GOV_DOWN_OPEN */
 };
 
 /* "day" | "month" | "total" -> 0, or -1. */
@@ -191,14 +201,22 @@ int	gov_period_parse(const char *, enum gov_period *);
 const char *gov_period_name(enum gov_period);
 /* "0.8", "80%", "0" -> parts per million (0..1000000): 0 or -1. */
 int	gov_warn_parse(const char *, int64_t *ppm);
+/* ppm as the shortest fraction: "0.8", "1", "0"; out of 24 bytes or more.  Returns out. */
+const char *gov_warn_format(int64_t ppm, char *out, size_t len);
+/* "open" | "closed" -> 0, or -1. */
+int	gov_down_parse(const char *, enum gov_down *);
+/* "open", "closed" ("closed" for anything else). */
+const char *gov_down_name(enum gov_down);
 /*
  * Create or change a budget.  A new budget, or a new period, starts with
  * nothing spent; a new limit keeps what was spent and reserved.  limit
- * 1..GOV_NANO_MAX.  0 or -1 with err.
+ * 1..GOV_NANO_MAX.  on_down GOV_DOWN_KEEP keeps the budget's setting.
+ * 0 or -1 with err; *down_now (may be NULL): the setting in force after.
  */
 int	gov_budget_set(struct redis *, const char *project, enum gov_scope,
 	    const char *name, nm_nano limit, enum gov_period, int64_t warn_ppm,
-	    int64_t now_ms, char *err, size_t errlen);
+	    enum gov_down on_down, int64_t now_ms, enum gov_down *down_now,
+	    char *err, size_t errlen);
 /* Read a budget after freeing expired reservations and rolling its period. */
 int	gov_budget_get(struct redis *, const char *project, enum gov_scope,
 	    const char *name, int64_t now_ms, struct gov_budget *, char *err,

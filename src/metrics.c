@@ -92,6 +92,9 @@ static const struct {
 	    "Entries refused on lookup: forged, or for another request." },
 	[MC_ADMIT_UNAVAILABLE] = { "nextmodel_admission_unavailable_total",
 	    "Requests whose budgets and rate limits Redis could not check." },
+	[MC_ADMIT_FAIL_OPEN] = { "nextmodel_admission_fail_open_total",
+	    "Requests served with their budgets unchecked (Redis unreachable, "
+	    "on_redis_down open or budgets_fail_open)." },
 };
 
 /* Add n to a plain counter. */

@@ -8,7 +8,8 @@
  *                                tpm?, expires?, models?, sources?}
  *   GET    /admin/keys[?project=P]
  *   DELETE /admin/keys/ID
- *   PUT    /admin/budgets       {project, team? | key?, limit_usd, period, warn_at?}
+ *   PUT    /admin/budgets       {project, team? | key?, limit_usd, period, warn_at?,
+ *                                on_redis_down?}
  *   GET    /admin/budgets?project=P[&team=T | &key=ID]
  *   DELETE /admin/budgets?project=P[&team=T | &key=ID]
  *   PUT    /admin/ratelimits    {project | key, rpm?, tpm?}
@@ -310,9 +311,10 @@ budgets(struct request *req, struct redis *r)
 {
 	char project[65], name[65], lim[MONEY_STRLEN], per[16], warn[16];
 	char err[256], det[256], a[MONEY_STRLEN], b[MONEY_STRLEN];
-	char c[MONEY_STRLEN], e[MONEY_STRLEN];
+	char c[MONEY_STRLEN], e[MONEY_STRLEN], down_s[16], wt[24];
 	enum gov_scope scope;
 	enum gov_period period;
+	enum gov_down down = GOV_DOWN_KEEP, down_now;
 	struct gov_budget gb;
 	nm_nano limit;
 	int64_t ppm = GOV_WARN_DEFAULT_PPM;
@@ -323,21 +325,27 @@ budgets(struct request *req, struct redis *r)
 		if (body_str(&req->json, "limit_usd", lim, sizeof(lim)) != 0 ||
 		    body_str(&req->json, "period", per, sizeof(per)) != 0 ||
 		    body_str(&req->json, "warn_at", warn, sizeof(warn)) != 0 ||
+		    body_str(&req->json, "on_redis_down", down_s,
+		    sizeof(down_s)) != 0 ||
 		    money_parse(lim, strlen(lim), 0, &limit) != 0 || limit <= 0 ||
 		    gov_period_parse(per, &period) != 0 ||
-		    (warn[0] != '\0' && gov_warn_parse(warn, &ppm) != 0)) {
+		    (warn[0] != '\0' && gov_warn_parse(warn, &ppm) != 0) ||
+		    (down_s[0] != '\0' && gov_down_parse(down_s, &down) != 0)) {
 			reply_err(req, 400, "a budget needs 'limit_usd' (a "
 			    "decimal string) and 'period' (day, month or total); "
-			    "'warn_at' such as \"0.8\" is optional");
+			    "'warn_at' such as \"0.8\" and 'on_redis_down' "
+			    "(\"closed\" or \"open\") are optional");
 			return;
 		}
 		if (gov_budget_set(r, project, scope, name, limit, period, ppm,
-		    wall_ms(), err, sizeof(err)) != 0) {
+		    down, wall_ms(), &down_now, err, sizeof(err)) != 0) {
 			reply_err(req, 400, err);
 			return;
 		}
 		snprintf(det, sizeof(det), "{\"limit_usd\":\"%s\",\"period\":"
-		    "\"%s\"}", lim, per);
+		    "\"%s\",\"warn_at\":\"%s\",\"on_redis_down\":\"%s\"}",
+		    money_format(limit, a, sizeof(a)), gov_period_name(period),
+		    gov_warn_format(ppm, wt, sizeof(wt)), gov_down_name(down_now));
 		admin_audit(r, "budget.set", name, det);
 	} else if (strcmp(req->method, "DELETE") == 0) {
 		switch (gov_budget_clear(r, project, scope, name, err,
@@ -363,13 +371,16 @@ budgets(struct request *req, struct redis *r)
 	reply_json(req, strcmp(req->method, "PUT") == 0 ? 201 : 200,
 	    "{\"project\":\"%s\",\"scope\":\"%s\",\"name\":\"%s\","
 	    "\"limit_usd\":\"%s\",\"spent_usd\":\"%s\",\"reserved_usd\":\"%s\","
-	    "\"remaining_usd\":\"%s\",\"period\":\"%s\",\"period_start\":\"%s\"}",
+	    "\"remaining_usd\":\"%s\",\"period\":\"%s\",\"period_start\":\"%s\","
+	    "\"warn_at\":\"%s\",\"on_redis_down\":\"%s\"}",
 	    project, gov_scope_name(scope), name,
 	    money_format(gb.limit, a, sizeof(a)),
 	    money_format(gb.spent, b, sizeof(b)),
 	    money_format(gb.reserved, c, sizeof(c)),
 	    money_format(gb.remaining, e, sizeof(e)),
-	    gov_period_name(gb.period), gb.period_start);
+	    gov_period_name(gb.period), gb.period_start,
+	    gov_warn_format(gb.warn_ppm, wt, sizeof(wt)),
+	    gov_down_name(gb.on_down));
 }
 
 /* PUT /admin/ratelimits (Redis thread). */

@@ -27,6 +27,16 @@
 #include "rthread.h"
 #include "worker.h"
 
+/*
+ * What a key's last admission said of its budgets, for when Redis cannot
+ * answer (stage_admit_check).  Stored as the value of the key id.
+ */
+#define ADMIT_SEEN_CLOSED	1	/* budgets applied, one at least closed */
+#define ADMIT_SEEN_FREE		2	/* no budget applied */
+#define ADMIT_SEEN_OPEN		3	/* budgets applied, every one open */
+/* Entries of one generation of the worker's memories (two are kept). */
+#define ADMIT_MEMO_MAX		4096
+
 /* Wall-clock ms. */
 static int64_t
 now_ms(void)
@@ -95,6 +105,34 @@ admit_cmd(struct request *req, struct rjob *j)
 	return 0;
 }
 
+/* Remember key -> v in m (budgeted_mu held); a key forgotten fails closed. */
+static void
+memo_put(struct strmap m[2], const char *key, size_t v)
+{
+	(void)strmap_memo_put(m, key, strlen(key), v, ADMIT_MEMO_MAX);
+}
+
+/* The value of key in m, or 0 (budgeted_mu held). */
+static size_t
+memo_get(const struct strmap m[2], const char *key)
+{
+	size_t *p = strmap_memo_get(m, key, strlen(key));
+
+	return p != NULL ? *p : 0;
+}
+
+/* Free the worker's memories of admissions. */
+void
+admit_forget(struct worker *w)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		strmap_free(&w->budgeted[i]);
+		strmap_free(&w->budget_used[i]);
+	}
+}
+
 /* The admission script's reply (Redis thread, mu held). */
 void
 admit_reply(struct request *req, const struct rjob *j)
@@ -114,14 +152,15 @@ admit_reply(struct request *req, const struct rjob *j)
 	req->gov.done = 1;
 	/* Remembered for when Redis cannot say (stage_admit_check). */
 	pthread_mutex_lock(&req->w->budgeted_mu);
-	(void)strmap_put(&req->w->budgeted, req->key.project,
-	    strlen(req->key.project), req->gov.admit.has_budget ? 1 : 2, 1);
+	memo_put(req->w->budgeted, req->key.id, !req->gov.admit.has_budget ?
+	    ADMIT_SEEN_FREE : req->gov.admit.fail_open ? ADMIT_SEEN_OPEN :
+	    ADMIT_SEEN_CLOSED);
 	/* What routing policies read as the budget used (per mille). */
 	if (req->gov.admit.has_budget && req->gov.admit.limit > 0)
-		(void)strmap_put(&req->w->budget_used, req->key.project,
-		    strlen(req->key.project), 1 + (size_t)(1000 -
-		    NM_MAX(0, NM_MIN(1000, (int64_t)((__int128)
-		    req->gov.admit.remaining * 1000 / req->gov.admit.limit)))), 1);
+		memo_put(req->w->budget_used, req->key.project,
+		    1 + (size_t)(1000 - NM_MAX(0, NM_MIN(1000, (int64_t)
+		    ((__int128)req->gov.admit.remaining * 1000 /
+		    req->gov.admit.limit)))));
 	pthread_mutex_unlock(&req->w->budgeted_mu);
 }
 
@@ -129,31 +168,24 @@ admit_reply(struct request *req, const struct rjob *j)
 double
 admit_budget_used(struct request *req)
 {
-	size_t *v;
-	double d = -1;
+	size_t v;
 
 	pthread_mutex_lock(&req->w->budgeted_mu);
-	v = strmap_get(&req->w->budget_used, req->key.project,
-	    strlen(req->key.project));
-	if (v != NULL)
-		d = (double)(*v - 1) / 1000.0;
+	v = memo_get(req->w->budget_used, req->key.project);
 	pthread_mutex_unlock(&req->w->budgeted_mu);
-	return d;
+	return v > 0 ? (double)(v - 1) / 1000.0 : -1;
 }
 
-/* 1 if the project had no budget when last seen, so may go on unchecked. */
-static int
-known_unbudgeted(struct request *req)
+/* The key's last admission: ADMIT_SEEN_*, or 0 never seen (or forgotten). */
+static size_t
+last_seen(struct request *req)
 {
-	size_t *v;
-	int r;
+	size_t v;
 
 	pthread_mutex_lock(&req->w->budgeted_mu);
-	v = strmap_get(&req->w->budgeted, req->key.project,
-	    strlen(req->key.project));
-	r = v != NULL && *v == 2;
+	v = memo_get(req->w->budgeted, req->key.id);
 	pthread_mutex_unlock(&req->w->budgeted_mu);
-	return r;
+	return v;
 }
 
 /* "$1.25" of nano-USD. */
@@ -181,8 +213,10 @@ rate_headers(struct request *req)
 /*
  * The admission's verdict: go on (reserved), 402 (a budget would be
  * passed), 429 (a rate limit).  Redis unreachable: rate limits are skipped
- * (counted); a project last seen with a budget, or never seen, fails
- * closed (503: never a silent overspend) unless budgets_fail_open.
+ * (counted), and the key's last admission decides: no budget applied, go
+ * on; budgets applied and every one says on_redis_down open, go on
+ * unchecked (counted, logged); else (one closed, or the key never seen
+ * or forgotten) 503, never a silent overspend, unless budgets_fail_open.
  */
 enum stage
 stage_admit_check(struct request *req)
@@ -190,13 +224,23 @@ stage_admit_check(struct request *req)
 	const struct config *cfg = req->w->cfg;
 	const struct gov_admit *ad = &req->gov.admit;
 	char a[40], b[40], c[40];
+	size_t seen;
 
 	if (!req->gov.asked)
 		return STAGE_NEXT;
 	if (!req->gov.done) {
 		metrics_count(req->w->metrics, MC_ADMIT_UNAVAILABLE, 1);
-		if (cfg->budgets_fail_open || known_unbudgeted(req))
+		if ((seen = last_seen(req)) == ADMIT_SEEN_FREE)
 			return STAGE_NEXT;
+		if (seen == ADMIT_SEEN_OPEN || cfg->budgets_fail_open) {
+			metrics_count(req->w->metrics, MC_ADMIT_FAIL_OPEN, 1);
+			log_warnx("budgets of key %s (project %s) unchecked: "
+			    "Redis unreachable, served fail-open (%s)",
+			    req->key.id, req->key.project,
+			    seen == ADMIT_SEEN_OPEN ? "on_redis_down open" :
+			    "budgets_fail_open");
+			return STAGE_NEXT;
+		}
 		return stage_fail(req, 503, "server_error", "budget_unavailable",
 		    NULL, "Budgets cannot be checked right now (the budget "
 		    "store is unreachable), so no request is sent to a source; "
@@ -233,8 +277,11 @@ stage_admit_check(struct request *req)
 	}
 	req->gov.reserved = ad->verdict == GOV_ALLOW;
 	rate_headers(req);
-	/* Close to the end of a budget: say how much is left. */
-	if (ad->has_budget && ad->limit > 0 && ad->remaining * 5 <= ad->limit)
+	/*
+	 * A budget at or past its warn_at: say how much is left (the least
+	 * of the budgets that apply).
+	 */
+	if (ad->has_budget && ad->warn)
 		request_header(req, "x-nextmodel-budget-remaining-usd",
 		    money_format(ad->remaining, a, sizeof(a)));
 	return STAGE_NEXT;

@@ -308,6 +308,8 @@ enum stage	 stage_admit_check(struct request *);
 void		 admit_settle(struct request *);
 /* The budget used by the project when last seen (0..1), or -1: unknown. */
 double		 admit_budget_used(struct request *);
+/* Free what the worker remembers of admissions (at exit). */
+void		 admit_forget(struct worker *);
 
 /* req-chat.c: the next target after a failed attempt (engine thread, mu held): 0 tried. */
 int		 request_next_target(struct request *, int status);

@@ -195,3 +195,33 @@ strmap_put(struct strmap *m, const char *key, size_t len, size_t val,
 	m->n++;
 	return 1;
 }
+
+/* Remember key -> val in the newer generation, dropping the older when full. */
+int
+strmap_memo_put(struct strmap m[2], const char *key, size_t len, size_t val,
+    size_t max)
+{
+	size_t *v;
+
+	if ((v = strmap_get(&m[0], key, len)) != NULL) {
+		*v = val;
+		return 0;
+	}
+	if (m[0].n >= max) {
+		strmap_free(&m[1]);
+		m[1] = m[0];
+		memset(&m[0], 0, sizeof(m[0]));
+	}
+	return strmap_put(&m[0], key, len, val, 1);
+}
+
+/* Look in the newer generation, then the older. */
+size_t *
+strmap_memo_get(const struct strmap m[2], const char *key, size_t len)
+{
+	size_t *v;
+
+	if ((v = strmap_get(&m[0], key, len)) == NULL)
+		v = strmap_get(&m[1], key, len);
+	return v;
+}

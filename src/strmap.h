@@ -32,5 +32,15 @@ size_t	*strmap_get(const struct strmap *, const char *key, size_t len);
  */
 int	 strmap_put(struct strmap *, const char *key, size_t len, size_t val,
 	    int replace);
+/*
+ * A bounded memory in two generations, m[0] the newer: key -> val goes
+ * into m[0]; when m[0] holds max keys and key is not one of them, m[1] is
+ * freed and m[0] becomes it.  So at most 2 x max keys, and a key put
+ * again is kept.  1 added, 0 replaced, -1 out of memory.  Free both maps.
+ */
+int	 strmap_memo_put(struct strmap m[2], const char *key, size_t len,
+	    size_t val, size_t max);
+/* The value of key in m[0], else in m[1], or NULL. */
+size_t	*strmap_memo_get(const struct strmap m[2], const char *key, size_t len);
 
 #endif

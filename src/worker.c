@@ -245,8 +245,7 @@ out:
 	crypto_cleanse(w.receipt_key, sizeof(w.receipt_key));
 	curl_global_cleanup();
 	pthread_mutex_destroy(&w.reqs_mu);
-	strmap_free(&w.budgeted);
-	strmap_free(&w.budget_used);
+	admit_forget(&w);
 	pthread_mutex_destroy(&w.budgeted_mu);
 	log_debug("exiting");
 	return code;

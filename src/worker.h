@@ -34,10 +34,14 @@ struct worker {
 	unsigned char		 receipt_key[RECEIPT_KEY_LEN];
 	struct byok_key		 byok;		/* opens projects' own provider keys */
 	struct byok_cache	*byok_cache;
-	/* Projects last seen with (1) or without (2) a budget: Redis away. */
+	/*
+	 * What the last admission said, for when Redis is away (req-admit.c):
+	 * key id -> ADMIT_SEEN_*, project -> 1 + per-mille used.  Two
+	 * generations each, the older dropped when the newer fills.
+	 */
 	pthread_mutex_t		 budgeted_mu;
-	struct strmap		 budgeted;
-	struct strmap		 budget_used;	/* project -> 1 + per-mille used */
+	struct strmap		 budgeted[2];
+	struct strmap		 budget_used[2];
 	struct health_table	*health;	/* req-health.c's */
 	struct metrics		*metrics;
 	void			*httpd;		/* http.c's */

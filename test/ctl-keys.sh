@@ -253,11 +253,13 @@ ok "HGETALL shows period month" [ "$(field period)" = month ]
 ok "HGETALL shows period_start (UTC first of month)" [ "$(field period_start)" = "$(date -u +%Y-%m-01)" ]
 ok "HGETALL shows warn_at 0.8 by default" [ "$(field warn_at)" = 0.8 ]
 ok "HGETALL keeps nano-USD for the scripts" [ "$(field limit_nano)" = 12500000000 ]
+ok "HGETALL shows on_redis_down closed by default" [ "$(field on_redis_down)" = closed ]
 run -c "$conf" budget show --project alpha
 ok "budget show exits 0" [ "$rc" -eq 0 ]
 ok "budget show: limit" grep -qx 'limit_usd: 12.5' "$tmp/out"
 ok "budget show: remaining" grep -qx 'remaining_usd: 12.5' "$tmp/out"
 ok "budget show: the Redis key" grep -qxF "redis_key: $bk" "$tmp/out"
+ok "budget show: on_redis_down" grep -qx 'on_redis_down: closed' "$tmp/out"
 run -c "$conf" budget set --project alpha --limit-usd 0.000000001 --period day --warn-at 90%
 ok "budget set to one nano-USD a day" [ "$rc" -eq 0 ]
 rcli HGETALL "$bk" >"$tmp/hgetall"
@@ -278,6 +280,20 @@ run -c "$conf" budget set --project alpha --limit-usd 1 --period week
 ok "period week exits 2" [ "$rc" -eq 2 ]
 run -c "$conf" budget set --project alpha --limit-usd 1 --period day --warn-at 1.5
 ok "--warn-at 1.5 exits 2" [ "$rc" -eq 2 ]
+run -c "$conf" budget set --project alpha --limit-usd 1.5 --period total --on-redis-down open
+ok "--on-redis-down open exits 0" [ "$rc" -eq 0 ]
+ok "... and says so" grep -q 'Redis unreachable: served unchecked (open)' "$tmp/err"
+ok "... HGET on_redis_down open" [ "$(rcli HGET "$bk" on_redis_down)" = open ]
+run -c "$conf" budget set --project alpha --limit-usd 1.5 --period total
+ok "... kept by a set without it" [ "$(rcli HGET "$bk" on_redis_down)" = open ]
+run -c "$conf" budget show --project alpha
+ok "... budget show: on_redis_down open" grep -qx 'on_redis_down: open' "$tmp/out"
+run -c "$conf" budget set --project alpha --limit-usd 1.5 --period total --on-redis-down closed
+ok "--on-redis-down closed" [ "$(rcli HGET "$bk" on_redis_down)" = closed ]
+for bad in Open yes ''; do
+	run -c "$conf" budget set --project alpha --limit-usd 1 --period day --on-redis-down "$bad"
+	ok "--on-redis-down '$bad' exits 2" [ "$rc" -eq 2 ]
+done
 run -c "$conf" budget set --project alpha --key "$id2" --limit-usd 1 --period day
 ok "--project with --key exits 2" [ "$rc" -eq 2 ]
 run -c "$conf" budget set --limit-usd 1 --period day

@@ -25,7 +25,8 @@ static int	budget_clear(struct ctl *, int, char **);
 
 static const struct ctl_cmd budget_cmds[] = {
 	{ "set", "(--project P | --team T [--project P] | --key KEY_ID) "
-	    "--limit-usd AMOUNT --period day|month|total [--warn-at 0.8]",
+	    "--limit-usd AMOUNT --period day|month|total [--warn-at 0.8] "
+	    "[--on-redis-down closed|open]",
 	    budget_set, 0 },
 	{ "show", "(--project P | --team T [--project P] | --key KEY_ID)",
 	    budget_show, 0 },
@@ -211,13 +212,16 @@ budget_set(struct ctl *ctl, int argc, char **argv)
 		{ "limit-usd",	required_argument, NULL, 'l' },
 		{ "period",	required_argument, NULL, 'P' },
 		{ "warn-at",	required_argument, NULL, 'w' },
+		{ "on-redis-down", required_argument, NULL, 'd' },
 		{ NULL,		0,		   NULL, 0 },
 	};
 	struct target	 t = { 0 };
 	struct redis	*r;
 	enum gov_period	 period = GOV_TOTAL;
+	enum gov_down	 down = GOV_DOWN_KEEP, down_now;
 	const char	*limit_s = NULL, *period_s = NULL;
-	char		 err[512], what[256], amount[MONEY_STRLEN], details[128];
+	char		 err[512], what[256], amount[MONEY_STRLEN], details[192];
+	char		 wtext[24];
 	nm_nano		 limit;
 	int64_t		 warn = GOV_WARN_DEFAULT_PPM;
 	int		 ch, rc;
@@ -236,6 +240,14 @@ budget_set(struct ctl *ctl, int argc, char **argv)
 			if (gov_warn_parse(optarg, &warn) == -1) {
 				ctl_warnx("--warn-at: a fraction 0..1 (0.8) or "
 				    "a percentage (80%%), 0 for none: %s", optarg);
+				return ctl_usage(ctl);
+			}
+			break;
+		case 'd':
+			if (gov_down_parse(optarg, &down) == -1) {
+				ctl_warnx("--on-redis-down: closed (refuse while "
+				    "Redis is unreachable) or open (serve "
+				    "unchecked), not %s", optarg);
 				return ctl_usage(ctl);
 			}
 			break;
@@ -268,17 +280,20 @@ budget_set(struct ctl *ctl, int argc, char **argv)
 	if ((rc = resolve(ctl, r, &t)) != CTL_OK)
 		return rc;
 	if (gov_budget_set(r, t.project, t.scope, t.name, limit, period, warn,
-	    now_ms(), err, sizeof(err)) == -1) {
+	    down, now_ms(), &down_now, err, sizeof(err)) == -1) {
 		ctl_warnx("budget set: %s", err);
 		return CTL_FAIL;
 	}
 	describe(&t, what, sizeof(what));
-	fprintf(stderr, "budget of %s: %s USD %s\n", what,
-	    money_format(limit, amount, sizeof(amount)),
+	fprintf(stderr, "budget of %s: %s USD %s; Redis unreachable: %s\n",
+	    what, money_format(limit, amount, sizeof(amount)),
 	    period == GOV_DAY ? "a day (UTC)" : period == GOV_MONTH ?
-	    "a month (UTC)" : "in total");
+	    "a month (UTC)" : "in total", down_now == GOV_DOWN_OPEN ?
+	    "served unchecked (open)" : "refused (closed)");
 	snprintf(details, sizeof(details), "{\"limit_usd\":\"%s\","
-	    "\"period\":\"%s\"}", amount, period_s != NULL ? period_s : "total");
+	    "\"period\":\"%s\",\"warn_at\":\"%s\",\"on_redis_down\":\"%s\"}",
+	    amount, gov_period_name(period), gov_warn_format(warn, wtext,
+	    sizeof(wtext)), gov_down_name(down_now));
 	return ctl_audit(ctl, "budget.set", what, details);
 }
 
@@ -321,18 +336,6 @@ budget_show(struct ctl *ctl, int argc, char **argv)
 		return CTL_FAIL;
 	}
 	gov_budget_key(t.project, t.scope, t.name, key, sizeof(key));
-	/* The fraction as set: "0.8", "1", "0.000001". */
-	{
-		size_t	 n;
-
-		snprintf(warn, sizeof(warn), "%lld.%06lld", (long long)(b.warn_ppm /
-		    1000000), (long long)(b.warn_ppm % 1000000));
-		n = strlen(warn);
-		while (n > 0 && warn[n - 1] == '0')
-			warn[--n] = '\0';
-		if (n > 0 && warn[n - 1] == '.')
-			warn[--n] = '\0';
-	}
 	printf("scope: %s\n", gov_scope_name(t.scope));
 	printf("project: %s\n", t.project);
 	if (t.name != NULL)
@@ -345,8 +348,10 @@ budget_show(struct ctl *ctl, int argc, char **argv)
 	    sizeof(m[3])));
 	printf("period: %s\n", gov_period_name(b.period));
 	printf("period_start: %s\n", b.period_start);
-	printf("warn_at: %s\n", b.warn_ppm ? warn : "none");
+	printf("warn_at: %s\n", b.warn_ppm ? gov_warn_format(b.warn_ppm, warn,
+	    sizeof(warn)) : "none");
 	printf("warned: %s\n", b.warned ? "yes" : "no");
+	printf("on_redis_down: %s\n", gov_down_name(b.on_down));
 	printf("redis_key: %s\n", key);
 	return ctl_flush();
 }

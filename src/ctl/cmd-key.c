@@ -229,8 +229,9 @@ key_create(struct ctl *ctl, int argc, char **argv)
 	 */
 	gettimeofday(&tv, NULL);
 	if (budget > 0 && gov_budget_set(r, rec.project, GOV_KEY, rec.id,
-	    budget, period, GOV_WARN_DEFAULT_PPM, (int64_t)tv.tv_sec * 1000 +
-	    tv.tv_usec / 1000, err, sizeof(err)) == -1) {
+	    budget, period, GOV_WARN_DEFAULT_PPM, GOV_DOWN_CLOSED,
+	    (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, NULL, err,
+	    sizeof(err)) == -1) {
 		crypto_cleanse(secret, sizeof(secret));
 		ctl_warnx("key create: the budget: %s", err);
 		if (auth_key_revoke(r, rec.id, err, sizeof(err)) != 0)

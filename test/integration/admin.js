@@ -62,6 +62,38 @@ test('admin API', async (t) => {
 			assert.equal((await admin('GET', '/admin/budgets?project=ap')).status, 404);
 			assert.equal((await admin('PUT', '/admin/budgets', { project: 'ap',
 			    limit_usd: 'lots', period: 'month' })).status, 400);
+			/* What to do while Redis is away: closed unless asked, kept on a change. */
+			r = await admin('PUT', '/admin/budgets', { project: 'aq', limit_usd: '3',
+			    period: 'total', warn_at: '0.5' });
+			assert.equal(r.status, 201, r.text);
+			assert.equal(r.json.on_redis_down, 'closed');
+			assert.equal(r.json.warn_at, '0.5');
+			r = await admin('PUT', '/admin/budgets', { project: 'aq', limit_usd: '3',
+			    period: 'total', on_redis_down: 'open' });
+			assert.equal(r.status, 201, r.text);
+			assert.equal(r.json.on_redis_down, 'open');
+			assert.equal(r.json.warn_at, '0.8');
+			r = await admin('PUT', '/admin/budgets', { project: 'aq', limit_usd: '4',
+			    period: 'total' });
+			assert.equal(r.json.on_redis_down, 'open');
+			assert.equal(env.redisCmd(['HGET', 'nm:{p:aq}:budget:project',
+			    'on_redis_down']).trim(), 'open');
+			r = await admin('GET', '/admin/budgets?project=aq');
+			assert.equal(r.json.on_redis_down, 'open');
+			for (const bad of ['maybe', 'OPEN', 1]) {
+				r = await admin('PUT', '/admin/budgets', { project: 'aq', limit_usd: '3',
+				    period: 'total', on_redis_down: bad });
+				assert.equal(r.status, 400, String(bad));
+				assert.match(r.json.error.message, /on_redis_down/);
+			}
+			const set = env.redisCmd(['XRANGE', 'nm:audit', '-', '+']).split('\n')
+			    .filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
+			    .filter((e) => e.actor === 'admin-api' && e.action === 'budget.set' &&
+			    e.target === 'aq');
+			assert.deepEqual(set.map((e) => e.details.on_redis_down),
+			    ['closed', 'open', 'open']);
+			assert.deepEqual(set[2].details, { limit_usd: '4', period: 'total',
+			    warn_at: '0.8', on_redis_down: 'open' });
 		});
 
 		await t.test('rate limits: set and enforced', async () => {

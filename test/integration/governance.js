@@ -7,8 +7,11 @@
  * past the budget and the spent counter equals their sum; refusals are
  * 402 budget_exceeded (insufficient_quota, x-should-retry: false).  A key's
  * rate limit answers 429 with OpenAI's x-ratelimit-* headers and
- * retry-after, and the official SDK retries into success.  With Redis gone
- * a budgeted project is refused (503), never served unchecked.
+ * retry-after, and the official SDK retries into success.  The
+ * x-nextmodel-budget-remaining-usd header appears exactly when a budget has
+ * used its own warn_at.  With Redis gone a key whose budgets were all
+ * on_redis_down open when last admitted is served (counted); one with a
+ * closed budget, the default, is refused (503), never served unchecked.
  */
 'use strict';
 
@@ -156,25 +159,115 @@ test('governance', async (t) => {
 			assert.ok(Date.now() - t0 >= 300, 'no retry happened');
 		});
 
-		await t.test('Redis gone: a budgeted project is refused, not served unchecked',
+		await t.test('the remaining-usd header follows each budget\'s warn_at', async () => {
+			const key = env.ctl(['key', 'create', '--project', 'warned']).stdout.trim();
+			const bkey = 'nm:{p:warned}:budget:project';
+			const set = (extra) => {
+				const r = env.ctl(['budget', 'set', '--project', 'warned', '--limit-usd',
+				    '10', '--period', 'total'].concat(extra));
+				assert.equal(r.code, 0, r.stderr);
+			};
+			/* The header of one request with spent_nano at n (nothing held). */
+			let i = 0;
+			const at = async (n) => {
+				const idle = await h.waitFor(() => env.redisCmd(['HGET', bkey,
+				    'reserved_nano']).trim() === '0', 10000, 50);
+				assert.ok(idle, 'a reservation was never settled');
+				env.redisCmd(['HSET', bkey, 'spent_nano', String(n)]);
+				const r = await env.chat(h.chatBody('warn ' + i++), { key,
+				    headers: { 'cache-control': 'no-store' } });
+				assert.equal(r.status, 200, r.text);
+				return r.headers['x-nextmodel-budget-remaining-usd'];
+			};
+			set(['--warn-at', '0.5']);
+			assert.equal(await at(0), undefined);
+			assert.equal(await at(4999999999), undefined);
+			assert.equal(await at(5000000000), '5');
+			assert.equal(await at(6500000000), '3.5');
+			/* 0.9: 15 % left (the old fixed 20 %) is no warning yet. */
+			set(['--warn-at', '90%']);
+			assert.equal(await at(8500000000), undefined);
+			assert.equal(await at(8999999999), undefined);
+			assert.equal(await at(9000000000), '1');
+			/* 0: none, even nearly spent. */
+			set(['--warn-at', '0']);
+			assert.equal(await at(9500000000), undefined);
+			/* No --warn-at: 0.8, as budget show says. */
+			set([]);
+			assert.match(env.ctl(['budget', 'show', '--project', 'warned']).stdout,
+			    /^warn_at: 0\.8$/m);
+			assert.equal(await at(7999999999), undefined);
+			assert.equal(await at(8000000000), '2');
+		});
+
+		await t.test('Redis gone: closed budgets refuse (503), open ones serve',
 		    async () => {
 			/* One worker: what it has seen is what it remembers. */
 			const e1 = await h.startEnv({ workers: 1 });
 			try {
-				const key = e1.ctl(['key', 'create', '--project', 'b2']).stdout.trim();
-				const free = e1.ctl(['key', 'create', '--project', 'u2']).stdout.trim();
-				assert.equal(e1.ctl(['budget', 'set', '--project', 'b2', '--limit-usd', '5',
-				    '--period', 'month']).code, 0);
-				/* Both seen once while Redis answers. */
-				assert.equal((await e1.chat(h.chatBody('seen'), { key })).status, 200);
-				assert.equal((await e1.chat(h.chatBody('seen'), { key: free })).status, 200);
+				const mk = (args) => e1.ctl(['key', 'create'].concat(args)).stdout.trim();
+				const budget = (args) => {
+					const r = e1.ctl(['budget', 'set', '--limit-usd', '5', '--period',
+					    'month'].concat(args));
+					assert.equal(r.code, 0, r.stderr);
+					return r;
+				};
+				const key = mk(['--project', 'b2']);
+				const free = mk(['--project', 'u2']);
+				const open = mk(['--project', 'o2']);
+				const mixed = mk(['--project', 'm2', '--team', 'red']);
+				const later = mk(['--project', 'o3']);
+				budget(['--project', 'b2']);
+				const o = budget(['--project', 'o2', '--on-redis-down', 'open']);
+				assert.match(o.stderr, /served unchecked \(open\)/);
+				budget(['--project', 'o3', '--on-redis-down', 'open']);
+				/* The project's open, its team's closed: closed wins. */
+				budget(['--project', 'm2', '--on-redis-down', 'open']);
+				budget(['--team', 'red']);
+				/* Where an operator sees it: budget show, the hash. */
+				assert.match(e1.ctl(['budget', 'show', '--project', 'o2']).stdout,
+				    /^on_redis_down: open$/m);
+				assert.match(e1.ctl(['budget', 'show', '--project', 'b2']).stdout,
+				    /^on_redis_down: closed$/m);
+				assert.equal(e1.redisCmd(['HGET', 'nm:{p:o2}:budget:project',
+				    'on_redis_down']).trim(), 'open');
+				assert.equal(e1.redisCmd(['HGET', 'nm:{p:m2}:budget:team:red',
+				    'on_redis_down']).trim(), 'closed');
+				/* A change without the option keeps the setting. */
+				budget(['--project', 'o2', '--warn-at', '0.9']);
+				assert.equal(e1.redisCmd(['HGET', 'nm:{p:o2}:budget:project',
+				    'on_redis_down']).trim(), 'open');
+				/* Audited with the rest of the budget. */
+				const aud = JSON.parse(e1.ctl(['audit', '--format', 'json']).stdout)
+				    .filter((x) => x.action === 'budget.set');
+				assert.ok(aud.some((x) => x.target === 'project o2' &&
+				    x.details.on_redis_down === 'open' &&
+				    x.details.warn_at === '0.9'), JSON.stringify(aud));
+				assert.ok(aud.some((x) => x.target === 'project b2' &&
+				    x.details.on_redis_down === 'closed'), JSON.stringify(aud));
+				assert.equal(e1.ctl(['budget', 'set', '--project', 'o2', '--limit-usd', '5',
+				    '--period', 'month', '--on-redis-down', 'maybe']).code, 2);
+				/* Each seen once while Redis answers; o3's key never. */
+				for (const k of [key, free, open, mixed])
+					assert.equal((await e1.chat(h.chatBody('seen'), { key: k })).status, 200);
+				/* Auth is cached: o3's key known, its budgets never admitted. */
+				assert.equal((await e1.get('/v1/models', later)).status, 200);
 				await e1.stopRedis();
 				await h.sleep(2500);
-				const r = await e1.chat(h.chatBody('while away'), { key });
+				const away = async (k) => e1.chat(h.chatBody('while away'), { key: k });
+				const r = await away(key);
 				assert.equal(r.status, 503, r.text);
 				assert.equal(r.json.error.code, 'budget_unavailable');
-				const f = await e1.chat(h.chatBody('while away'), { key: free });
-				assert.equal(f.status, 200, f.text);
+				assert.equal((await away(free)).status, 200);
+				const op = await away(open);
+				assert.equal(op.status, 200, op.text);
+				const mx = await away(mixed);
+				assert.equal(mx.status, 503, mx.text);
+				const lt = await away(later);
+				assert.equal(lt.status, 503, lt.text);
+				const m = (await h.request(e1.url + '/metrics')).text;
+				assert.match(m, /^nextmodel_admission_fail_open_total 1$/m);
+				assert.match(e1.log(), /project o2\) unchecked: Redis unreachable, served fail-open \(on_redis_down open\)/);
 			} finally {
 				await e1.stop();
 			}

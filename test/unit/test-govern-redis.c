@@ -144,9 +144,11 @@ test_basic(struct redis *r)
 	int			 i;
 
 	CHECK(gov_budget_set(r, "basic", GOV_PROJECT, NULL, 1 * USD, GOV_MONTH,
-	    GOV_WARN_DEFAULT_PPM, T0, err, sizeof(err)) == 0);
+	    GOV_WARN_DEFAULT_PPM, GOV_DOWN_KEEP, T0, NULL, err,
+	    sizeof(err)) == 0);
 	CHECK(gov_budget_set(r, "basic", GOV_TEAM, "red", 10 * USD, GOV_TOTAL,
-	    0, T0, err, sizeof(err)) == 0);
+	    0, GOV_DOWN_KEEP, T0, NULL, err,
+	    sizeof(err)) == 0);
 	for (i = 0; i < 3; i++) {
 		req(&keep[i], rid[i], sizeof(rid[i]), "basic", "red", "key_a",
 		    300000000, T0 + i);
@@ -212,7 +214,8 @@ test_idempotent(struct redis *r)
 	char			 rid[48], err[256];
 
 	CHECK(gov_budget_set(r, "idem", GOV_KEY, "key_i", 1 * USD, GOV_TOTAL,
-	    0, T0, err, sizeof(err)) == 0);
+	    0, GOV_DOWN_KEEP, T0, NULL, err,
+	    sizeof(err)) == 0);
 	req(&q, rid, sizeof(rid), "idem", "", "key_i", 600000000, T0);
 	CHECK(admit(r, &q, &g) == GOV_ALLOW);
 	CHECK(admit(r, &q, &g) == GOV_DUPLICATE);
@@ -239,7 +242,8 @@ test_expiry(struct redis *r)
 	char			 r1[48], r2[48], err[256];
 
 	CHECK(gov_budget_set(r, "exp", GOV_PROJECT, NULL, 1 * USD, GOV_TOTAL, 0,
-	    T0, err, sizeof(err)) == 0);
+	    GOV_DOWN_KEEP, T0, NULL, err,
+	    sizeof(err)) == 0);
 	req(&q1, r1, sizeof(r1), "exp", "", "key_e", 800000000, T0);
 	q1.hold_ms = 1000;
 	CHECK(admit(r, &q1, &g) == GOV_ALLOW);
@@ -277,7 +281,8 @@ test_day_warn(struct redis *r)
 	int64_t			 t = T0 + 2 * DAY_MS + DAY_MS - 10;	/* Dec 3, 23:59:59.990 */
 
 	CHECK(gov_budget_set(r, "day", GOV_PROJECT, NULL, 2 * USD, GOV_DAY,
-	    500000, t, err, sizeof(err)) == 0);
+	    500000, GOV_DOWN_KEEP, t, NULL, err,
+	    sizeof(err)) == 0);
 	check_field(r, "day", GOV_PROJECT, NULL, "period_start", "2026-12-03");
 	check_field(r, "day", GOV_PROJECT, NULL, "warn_at", "0.5");
 	req(&q, rid, sizeof(rid), "day", "", "key_d", 900000000, t);
@@ -299,6 +304,86 @@ test_day_warn(struct redis *r)
 	check_field(r, "day", GOV_PROJECT, NULL, "spent_usd", "0");
 	check_field(r, "day", GOV_PROJECT, NULL, "warned", "0");
 	CHECK(settle(r, &q, &s) == GOV_SETTLED && s.warn);
+}
+
+/*
+ * The admission's warn flag follows each budget's own warn_at (spent and
+ * reserved against warn_nano, before this request), and fail_open is 1
+ * only when budgets apply and every one says on_redis_down open.
+ */
+static void
+test_warn_down(struct redis *r)
+{
+	struct gov_req		 q, held;
+	struct gov_admit	 g;
+	struct gov_settle	 s;
+	struct gov_budget	 b;
+	enum gov_down		 now;
+	char			 rid[48], rid2[48], err[256];
+
+	/* Half of $2: the warning at $1 spent, not a nano-USD before. */
+	CHECK(gov_budget_set(r, "wd", GOV_PROJECT, NULL, 2 * USD, GOV_TOTAL,
+	    500000, GOV_DOWN_OPEN, T0, &now, err, sizeof(err)) == 0);
+	CHECK(now == GOV_DOWN_OPEN);
+	check_field(r, "wd", GOV_PROJECT, NULL, "on_redis_down", "open");
+	req(&q, rid, sizeof(rid), "wd", "", "key_w", USD - 1, T0);
+	CHECK(admit(r, &q, &g) == GOV_ALLOW);
+	CHECK(!g.warn && g.fail_open);
+	CHECK(settle(r, &q, &s) == GOV_SETTLED && !s.warn);
+	req(&q, rid, sizeof(rid), "wd", "", "key_w", 1, T0 + 1);
+	CHECK(admit(r, &q, &g) == GOV_ALLOW);
+	CHECK(!g.warn);		/* $1 - 1 nano spent before it */
+	/* Reserved counts too: held, $1 used. */
+	req(&held, rid2, sizeof(rid2), "wd", "", "key_w", 0, T0 + 2);
+	CHECK(admit(r, &held, &g) == GOV_ALLOW && g.warn);
+	CHECK(settle(r, &q, &s) == GOV_SETTLED && s.warn);
+	CHECK(settle(r, &held, &s) == GOV_SETTLED);
+	req(&q, rid, sizeof(rid), "wd", "", "key_w", 1, T0 + 3);
+	CHECK(admit(r, &q, &g) == GOV_ALLOW && g.warn);
+	CHECK(g.remaining == USD);
+	CHECK(settle(r, &q, &s) == GOV_SETTLED);
+	/* No warn_at: never. */
+	CHECK(gov_budget_set(r, "wd", GOV_PROJECT, NULL, 2 * USD, GOV_TOTAL,
+	    0, GOV_DOWN_KEEP, T0, &now, err, sizeof(err)) == 0);
+	CHECK(now == GOV_DOWN_OPEN);	/* kept */
+	req(&q, rid, sizeof(rid), "wd", "", "key_w", 1, T0 + 4);
+	CHECK(admit(r, &q, &g) == GOV_ALLOW && !g.warn && g.fail_open);
+	CHECK(settle(r, &q, &s) == GOV_SETTLED);
+	/* 0.9 of $2: 85 % used (15 % left) is no warning yet. */
+	CHECK(gov_budget_set(r, "wd", GOV_PROJECT, NULL, 2 * USD, GOV_TOTAL,
+	    900000, GOV_DOWN_KEEP, T0, NULL, err, sizeof(err)) == 0);
+	req(&q, rid, sizeof(rid), "wd", "", "key_w", 7 * USD / 10 - 2, T0 + 5);
+	CHECK(admit(r, &q, &g) == GOV_ALLOW);
+	CHECK(settle(r, &q, &s) == GOV_SETTLED);
+	req(&q, rid, sizeof(rid), "wd", "", "key_w", 1, T0 + 6);
+	CHECK(admit(r, &q, &g) == GOV_ALLOW && !g.warn);
+	CHECK(g.remaining == 3 * USD / 10);
+	CHECK(settle(r, &q, &s) == GOV_SETTLED);
+	/* A closed team budget beside the open project one: not fail-open. */
+	CHECK(gov_budget_set(r, "wd", GOV_TEAM, "t", 10 * USD, GOV_TOTAL,
+	    0, GOV_DOWN_KEEP, T0, &now, err, sizeof(err)) == 0);
+	CHECK(now == GOV_DOWN_CLOSED);	/* a new budget is closed */
+	req(&q, rid, sizeof(rid), "wd", "t", "key_w", 1, T0 + 7);
+	CHECK(admit(r, &q, &g) == GOV_ALLOW && !g.fail_open);
+	CHECK(settle(r, &q, &s) == GOV_SETTLED);
+	CHECK(gov_budget_set(r, "wd", GOV_TEAM, "t", 10 * USD, GOV_TOTAL,
+	    0, GOV_DOWN_OPEN, T0, NULL, err, sizeof(err)) == 0);
+	req(&q, rid, sizeof(rid), "wd", "t", "key_w", 1, T0 + 8);
+	CHECK(admit(r, &q, &g) == GOV_ALLOW && g.fail_open);
+	CHECK(settle(r, &q, &s) == GOV_SETTLED);
+	CHECK(gov_budget_get(r, "wd", GOV_TEAM, "t", T0 + 9, &b, err,
+	    sizeof(err)) == 0 && b.on_down == GOV_DOWN_OPEN);
+	CHECK(gov_budget_set(r, "wd", GOV_PROJECT, NULL, 2 * USD, GOV_TOTAL,
+	    0, GOV_DOWN_CLOSED, T0, NULL, err, sizeof(err)) == 0);
+	CHECK(gov_budget_get(r, "wd", GOV_PROJECT, NULL, T0 + 9, &b, err,
+	    sizeof(err)) == 0 && b.on_down == GOV_DOWN_CLOSED);
+	req(&q, rid, sizeof(rid), "wd", "t", "key_w", 1, T0 + 10);
+	CHECK(admit(r, &q, &g) == GOV_ALLOW && !g.fail_open);
+	CHECK(settle(r, &q, &s) == GOV_SETTLED);
+	/* No budget at all: nothing to fail open. */
+	req(&q, rid, sizeof(rid), "wd-none", "", "key_n", 1, T0);
+	CHECK(admit(r, &q, &g) == GOV_ALLOW && !g.has_budget && !g.fail_open &&
+	    !g.warn);
 }
 
 /* GCRA: 5 rpm on the key, the sixth waits 12 s; tokens; project limits. */
@@ -397,9 +482,11 @@ test_big(struct redis *r)
 	char			 rid[48], err[256];
 
 	CHECK(gov_budget_set(r, "big", GOV_PROJECT, NULL, GOV_NANO_MAX,
-	    GOV_TOTAL, 0, T0, err, sizeof(err)) == 0);
+	    GOV_TOTAL, 0, GOV_DOWN_KEEP, T0, NULL, err,
+	    sizeof(err)) == 0);
 	CHECK(gov_budget_set(r, "big", GOV_PROJECT, NULL, GOV_NANO_MAX + 1,
-	    GOV_TOTAL, 0, T0, err, sizeof(err)) == -1);
+	    GOV_TOTAL, 0, GOV_DOWN_KEEP, T0, NULL, err,
+	    sizeof(err)) == -1);
 	check_field(r, "big", GOV_PROJECT, NULL, "limit_usd", "4503599.627370496");
 	req(&q, rid, sizeof(rid), "big", "", "key_g", 1234567123456789LL, T0);
 	CHECK(admit(r, &q, &g) == GOV_ALLOW);
@@ -473,7 +560,8 @@ test_race(struct redis *r)
 	char			*p;
 
 	CHECK(gov_budget_set(r, "race", GOV_PROJECT, NULL, 1 * USD, GOV_TOTAL,
-	    0, T0, err, sizeof(err)) == 0);
+	    0, GOV_DOWN_KEEP, T0, NULL, err,
+	    sizeof(err)) == 0);
 	CHECK(pipe(fd) == 0);
 	for (i = 0; i < NPROC; i++) {
 		if ((pid[i] = fork()) == 0) {
@@ -534,6 +622,7 @@ main(void)
 	test_idempotent(r);
 	test_expiry(r);
 	test_day_warn(r);
+	test_warn_down(r);
 	test_rate(r);
 	test_big(r);
 	test_race(r);

@@ -28,12 +28,25 @@ static const struct {
 	const char	*s;
 	int		 rc;
 	int64_t		 ppm;
+	const char	*text;		/* as gov_warn_format writes it */
 } warns[] = {
-	{ "0.8", 0, 800000 }, { "80%", 0, 800000 }, { "0", 0, 0 },
-	{ "1", 0, 1000000 }, { "0.000001", 0, 1 }, { "99.5%", 0, 995000 },
-	{ "1.5", -1, 0 }, { "0.0000001", -1, 0 }, { "", -1, 0 }, { "%", -1, 0 },
-	{ "0.8x", -1, 0 }, { "-0.5", -1, 0 }, { "80%%", -1, 0 }, { ".", -1, 0 },
-	{ "101%", -1, 0 },
+	{ "0.8", 0, 800000, "0.8" }, { "80%", 0, 800000, NULL }, { "0", 0, 0, "0" },
+	{ "1", 0, 1000000, "1" }, { "0.000001", 0, 1, "0.000001" },
+	{ "99.5%", 0, 995000, "0.995" }, { "0.5", 0, 500000, "0.5" },
+	{ "1.5", -1, 0, NULL }, { "0.0000001", -1, 0, NULL }, { "", -1, 0, NULL },
+	{ "%", -1, 0, NULL }, { "0.8x", -1, 0, NULL }, { "-0.5", -1, 0, NULL },
+	{ "80%%", -1, 0, NULL }, { ".", -1, 0, NULL }, { "101%", -1, 0, NULL },
+};
+
+/* --on-redis-down and the admin API's on_redis_down. */
+static const struct {
+	const char	*s;
+	int		 rc;
+	enum gov_down	 d;
+} downs[] = {
+	{ "open", 0, GOV_DOWN_OPEN }, { "closed", 0, GOV_DOWN_CLOSED },
+	{ "OPEN", -1, 0 }, { "", -1, 0 }, { "opened", -1, 0 }, { "close", -1, 0 },
+	{ NULL, -1, 0 },
 };
 
 static const struct {
@@ -164,11 +177,14 @@ fake(const long long *v, size_t n)
 static void
 test_replies(void)
 {
-	static const long long	 rate[13] = { 2, 0, 1, 5, 10, 11000, 0, 5, 0,
-	    59000, 1000, 600, 24000 };
-	static const long long	 budget[13] = { 1, 2, 1, 100, 1000, 0, 0, 0, 0,
-	    0, 0, 0, 0 };
-	static const long long	 bad[13] = { 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	static const long long	 rate[15] = { 2, 0, 1, 5, 10, 11000, 0, 5, 0,
+	    59000, 1000, 600, 24000, 0, 0 };
+	static const long long	 budget[16] = { 1, 2, 1, 100, 1000, 0, 0, 0, 0,
+	    0, 0, 0, 0, 0, 0, 0 };
+	static const long long	 allow[15] = { 0, 0, 1, 500, 1000, 0, 0, 0, 0,
+	    0, 0, 0, 0, 1, 1 };
+	static const long long	 bad[15] = { 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0, 0 };
 	static const long long	 st[6] = { 0, 1, 1, 1, 900, 2000 };
 	struct gov_admit	 g;
 	struct gov_settle	 s;
@@ -177,7 +193,7 @@ test_replies(void)
 	char			 err[128];
 	size_t			 n;
 
-	CHECK(gov_admit_reply(fake(rate, 13), &g, err, sizeof(err)) == 0);
+	CHECK(gov_admit_reply(fake(rate, 15), &g, err, sizeof(err)) == 0);
 	CHECK(g.verdict == GOV_RATE && g.scope == GOV_KEY &&
 	    g.retry_after_ms == 11000);
 	n = gov_headers(&g, h);
@@ -195,12 +211,23 @@ test_replies(void)
 	CHECK_STR(h[6].value, "11");
 	CHECK_STR(h[7].name, "retry-after-ms");
 	CHECK_STR(h[7].value, "11000");
-	CHECK(gov_admit_reply(fake(budget, 13), &g, err, sizeof(err)) == 0);
+	CHECK(gov_admit_reply(fake(budget, 15), &g, err, sizeof(err)) == 0);
 	CHECK(g.verdict == GOV_BUDGET && g.scope == GOV_TEAM &&
 	    g.remaining == 100 && g.limit == 1000);
+	CHECK(!g.warn && !g.fail_open);
 	CHECK(gov_headers(&g, h) == 0);
-	CHECK(gov_admit_reply(fake(bad, 13), &g, err, sizeof(err)) == -1);
+	CHECK(gov_admit_reply(fake(allow, 15), &g, err, sizeof(err)) == 0);
+	CHECK(g.verdict == GOV_ALLOW && g.has_budget && g.warn &&
+	    g.fail_open && g.remaining == 500);
+	/* The earlier layout (13): warned at 20 % left, never fail-open. */
+	CHECK(gov_admit_reply(fake(allow, 13), &g, err, sizeof(err)) == 0);
+	CHECK(g.verdict == GOV_ALLOW && !g.warn && !g.fail_open);
+	CHECK(gov_admit_reply(fake(budget, 13), &g, err, sizeof(err)) == 0);
+	CHECK(g.warn && !g.fail_open);
+	CHECK(gov_admit_reply(fake(bad, 15), &g, err, sizeof(err)) == -1);
 	CHECK(gov_admit_reply(fake(budget, 12), &g, err, sizeof(err)) == -1);
+	CHECK(gov_admit_reply(fake(budget, 14), &g, err, sizeof(err)) == -1);
+	CHECK(gov_admit_reply(fake(budget, 16), &g, err, sizeof(err)) == -1);
 	CHECK(gov_admit_reply(NULL, &g, err, sizeof(err)) == -1);
 	CHECK(gov_settle_reply(fake(st, 6), &s, err, sizeof(err)) == 0);
 	CHECK(s.status == GOV_SETTLED && s.warn && s.warn_scope == GOV_PROJECT &&
@@ -225,6 +252,7 @@ main(void)
 	int64_t		 ppm;
 	size_t		 i;
 	enum gov_period	 p;
+	enum gov_down	 d;
 
 	for (i = 0; i < NM_NELEM(durations); i++) {
 		gov_duration(durations[i].ms, out, sizeof(out));
@@ -246,6 +274,23 @@ main(void)
 	CHECK(gov_period_parse("total", &p) == 0 && p == GOV_TOTAL);
 	CHECK(gov_period_parse("week", &p) == -1);
 	CHECK(gov_period_parse(NULL, &p) == -1);
+	for (i = 0; i < NM_NELEM(downs); i++) {
+		d = (enum gov_down)-7;
+		CHECK(gov_down_parse(downs[i].s, &d) == downs[i].rc);
+		if (downs[i].rc == 0) {
+			CHECK(d == downs[i].d);
+			CHECK_STR(gov_down_name(d), downs[i].s);
+		} else
+			CHECK(d == (enum gov_down)-7);
+	}
+	CHECK_STR(gov_down_name(GOV_DOWN_KEEP), "closed");
+	for (i = 0; i < NM_NELEM(warns); i++)
+		if (warns[i].rc == 0 && warns[i].text != NULL) {
+			CHECK_STR(gov_warn_format(warns[i].ppm, out, sizeof(out)),
+			    warns[i].text);
+			CHECK(gov_warn_parse(out, &ppm) == 0 &&
+			    ppm == warns[i].ppm);
+		}
 	CHECK(gov_name_ok("shop", 0, 64) && !gov_name_ok("", 0, 64) &&
 	    gov_name_ok("", 1, 64) && gov_name_ok(NULL, 1, 64) &&
 	    !gov_name_ok("a{", 0, 64) && !gov_name_ok("a\tb", 0, 64));

@@ -2,7 +2,8 @@
  * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
  *
  * Tests for strmap.c: add, find, replace, keys with NULs and shared
- * prefixes, growth through many keys, and a zeroed or freed map.
+ * prefixes, growth through many keys, and a zeroed or freed map; the
+ * two-generation memory stays bounded and keeps the keys in use.
  */
 #include <stdio.h>
 #include <string.h>
@@ -78,10 +79,56 @@ test_keys(void)
 	strmap_free(&m);
 }
 
+/* strmap_memo_*: at most 2 x max keys, the oldest unused dropped first. */
+static void
+test_memo(void)
+{
+	struct strmap	 m[2];
+	char		 k[16];
+	size_t		*v;
+	int		 i;
+
+	memset(m, 0, sizeof(m));
+	CHECK(strmap_memo_get(m, "k0", 2) == NULL);
+	for (i = 0; i < 4; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		CHECK(strmap_memo_put(m, k, strlen(k), (size_t)i + 10, 4) == 1);
+	}
+	CHECK(m[0].n == 4 && m[1].n == 0);
+	CHECK(strmap_memo_put(m, "k2", 2, 99, 4) == 0);	/* replaced, no turn */
+	CHECK(m[0].n == 4 && m[1].n == 0);
+	CHECK(strmap_memo_put(m, "k4", 2, 14, 4) == 1);	/* a new generation */
+	CHECK(m[0].n == 1 && m[1].n == 4);
+	CHECK((v = strmap_memo_get(m, "k0", 2)) != NULL && *v == 10);
+	CHECK((v = strmap_memo_get(m, "k2", 2)) != NULL && *v == 99);
+	/* k1, used again, moves to the newer generation with its new value. */
+	CHECK(strmap_memo_put(m, "k1", 2, 21, 4) == 1);
+	CHECK((v = strmap_memo_get(m, "k1", 2)) != NULL && *v == 21);
+	CHECK(strmap_memo_put(m, "k5", 2, 15, 4) == 1);
+	CHECK(strmap_memo_put(m, "k6", 2, 16, 4) == 1);
+	CHECK(m[0].n == 4 && m[1].n == 4);
+	CHECK(strmap_memo_put(m, "k7", 2, 17, 4) == 1);	/* the first dropped */
+	CHECK(m[0].n == 1 && m[1].n == 4);
+	CHECK(strmap_memo_get(m, "k0", 2) == NULL);
+	CHECK(strmap_memo_get(m, "k3", 2) == NULL);
+	CHECK((v = strmap_memo_get(m, "k1", 2)) != NULL && *v == 21);
+	CHECK((v = strmap_memo_get(m, "k4", 2)) != NULL && *v == 14);
+	CHECK((v = strmap_memo_get(m, "k7", 2)) != NULL && *v == 17);
+	/* However many keys, never more than 2 x max. */
+	for (i = 0; i < 1000; i++) {
+		snprintf(k, sizeof(k), "n%d", i);
+		CHECK(strmap_memo_put(m, k, strlen(k), 1, 4) == 1);
+		CHECK(m[0].n + m[1].n <= 8);
+	}
+	strmap_free(&m[0]);
+	strmap_free(&m[1]);
+}
+
 int
 main(void)
 {
 	test_keys();
 	test_many();
+	test_memo();
 	UNIT_DONE();
 }
