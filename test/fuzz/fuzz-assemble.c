@@ -116,7 +116,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			usage = json_get(&j, 0, "usage") != -1;
 			buf_init(&sse, 0);
 			FUZZ_CHECK(cache_render_sse(v[0].out.data,
-			    v[0].out.len, usage, &sse, err,
+			    v[0].out.len, NULL, 0, usage, &sse, err,
 			    sizeof(err)) == 0);
 			run(sse.data, sse.len, (int)(size % 3), &again);
 			FUZZ_CHECK(again.result == 0 && again.complete == 1);
