@@ -639,7 +639,7 @@ cache_text_next(struct buf *b, struct cache_text *t, size_t len)
 	return r;
 }
 
-/* The delta of one piece not in a role chunk; tool calls by position. */
+/* The delta members of one piece (tool calls by position), appended to d. */
 static int
 cache_piece_delta(const struct json *j, struct cache_cut *c,
     const struct cache_piece *pc, struct buf *d)

@@ -9,9 +9,10 @@
  * project has its own entries; a stream replay of an answer first
  * streamed sends the same pieces (content and tool call arguments) it
  * was first cut in, unless they would pass the entry's maximum (then whole);
- * Cache-Control no-store and no-cache are honoured; errors are not stored; an entry changed or moved in Redis is
- * refused and counted; embeddings are cached; the opt-in canonical layer
- * ignores whitespace in message text only.
+ * Cache-Control no-store and no-cache are honoured; errors are not
+ * stored; an entry changed or moved in Redis is refused and counted;
+ * embeddings are cached; the opt-in canonical layer ignores whitespace in
+ * message text only.
  */
 'use strict';
 
