@@ -6,6 +6,8 @@
  * arguments pieces are concatenated, role, ids, types and names replaced,
  * logprobs items appended.  Every field has its own buffer, so the work is
  * linear in the stream, and every byte kept counts against one ceiling.
+ * The boundaries of the deltas are kept beside, as cache pieces, for a
+ * replay cut the same way.
  */
 
 #include <stdint.h>
@@ -54,6 +56,7 @@ struct asm_choice {
 	struct asm_tool	**tools;	/* by index; NULL where none was seen */
 	int		  ntools;	/* highest index seen + 1 */
 	int		  tools_cap;
+	int		  idx;
 };
 
 struct assembler {
@@ -71,6 +74,8 @@ struct assembler {
 	int64_t			 usage[3];	/* prompt, completion, total */
 	struct asm_choice	*choices[ASSEMBLE_MAX_CHOICES];
 	int			 nchoices;	/* highest index seen + 1 */
+	struct buf		 pieces;	/* tools by index, not position */
+	int			 no_pieces;	/* not kept: replay whole */
 };
 
 /* Chunks are the gateway's own output: default limits are plenty. */
@@ -88,6 +93,24 @@ asm_charge(struct assembler *a, size_t n)
 		return -1;
 	a->bytes += n;
 	return 0;
+}
+
+/*
+ * Keep the boundary of a delta of choice c: n bytes of a text (first: its
+ * first delta, kept even when empty).  Past the bound, or out of memory,
+ * no boundary is kept at all and the replay is whole.
+ */
+static void
+asm_piece(struct assembler *a, const struct asm_choice *c,
+    enum cache_piece_kind kind, int tool, size_t n, int first)
+{
+	if (a->no_pieces || (n == 0 && !first))
+		return;
+	if (a->pieces.len / CACHE_PIECE_LEN >= CACHE_MAX_PIECES ||
+	    cache_piece_append(&a->pieces, kind, c->idx, tool, n) == -1) {
+		a->no_pieces = 1;
+		buf_free(&a->pieces);
+	}
 }
 
 /* Free a tool call.  NULL is fine. */
@@ -141,6 +164,7 @@ assemble_new(size_t max_bytes)
 	buf_init(&a->model, ASM_NAME_MAX);
 	buf_init(&a->fingerprint, ASM_NAME_MAX);
 	buf_init(&a->tier, ASM_NAME_MAX);
+	buf_init(&a->pieces, CACHE_MAX_PIECES * CACHE_PIECE_LEN);
 	return a;
 }
 
@@ -158,6 +182,7 @@ assemble_free(struct assembler *a)
 	buf_free(&a->model);
 	buf_free(&a->fingerprint);
 	buf_free(&a->tier);
+	buf_free(&a->pieces);
 	for (k = 0; k < a->nchoices; k++)
 		asm_choice_free(a->choices[k]);
 	free(a);
@@ -267,6 +292,7 @@ asm_choice_get(struct assembler *a, int idx)
 	buf_init(&c->lp_content, 0);
 	buf_init(&c->lp_refusal, 0);
 	buf_init(&c->finish, ASM_FINISH_MAX);
+	c->idx = idx;
 	a->choices[idx] = c;
 	if (idx >= a->nchoices)
 		a->nchoices = idx + 1;
@@ -314,26 +340,32 @@ asm_tool_delta(struct assembler *a, struct asm_choice *c,
     const struct json *j, int tc)
 {
 	struct asm_tool	*t;
-	int		 idx, fn;
+	size_t		 before;
+	int		 idx, fn, first;
 
 	if (json_type(j, tc) != JSON_OBJECT ||
 	    asm_index(j, json_get(j, tc, "index"), ASSEMBLE_MAX_TOOLS,
-	    &idx) == -1 || (t = asm_tool_get(a, c, idx)) == NULL)
+	    &idx) == -1)
 		return -1;
+	first = idx >= c->ntools || c->tools[idx] == NULL;
+	if ((t = asm_tool_get(a, c, idx)) == NULL)
+		return -1;
+	before = t->args.len;
 	if (asm_string(a, j, json_get(j, tc, "id"), &t->id, 1, NULL) == -1 ||
 	    asm_string(a, j, json_get(j, tc, "type"), &t->type, 1,
 	    NULL) == -1)
 		return -1;
-	if ((fn = json_get(j, tc, "function")) == -1 ||
-	    json_type(j, fn) == JSON_NULL)
-		return 0;
-	if (json_type(j, fn) != JSON_OBJECT)
-		return -1;
-	if (asm_string(a, j, json_get(j, fn, "name"), &t->name, 1,
-	    NULL) == -1 ||
-	    asm_string(a, j, json_get(j, fn, "arguments"), &t->args, 0,
-	    NULL) == -1)
-		return -1;
+	if ((fn = json_get(j, tc, "function")) != -1 &&
+	    json_type(j, fn) != JSON_NULL) {
+		if (json_type(j, fn) != JSON_OBJECT)
+			return -1;
+		if (asm_string(a, j, json_get(j, fn, "name"), &t->name, 1,
+		    NULL) == -1 ||
+		    asm_string(a, j, json_get(j, fn, "arguments"), &t->args,
+		    0, NULL) == -1)
+			return -1;
+	}
+	asm_piece(a, c, CACHE_PIECE_TOOL, idx, t->args.len - before, first);
 	return 0;
 }
 
@@ -342,31 +374,48 @@ static int
 asm_delta(struct assembler *a, struct asm_choice *c, const struct json *j,
     int d)
 {
-	int	fc, tcs, k, n;
+	size_t	before;
+	int	fc, tcs, k, n, had;
 
 	if (d == -1 || json_type(j, d) == JSON_NULL)
 		return 0;
 	if (json_type(j, d) != JSON_OBJECT)
 		return -1;
 	if (asm_string(a, j, json_get(j, d, "role"), &c->role, 1,
-	    NULL) == -1 ||
-	    asm_string(a, j, json_get(j, d, "content"), &c->content, 0,
-	    &c->has_content) == -1 ||
-	    asm_string(a, j, json_get(j, d, "refusal"), &c->refusal, 0,
+	    NULL) == -1)
+		return -1;
+	had = c->has_content;
+	before = c->content.len;
+	if (asm_string(a, j, json_get(j, d, "content"), &c->content, 0,
+	    &c->has_content) == -1)
+		return -1;
+	if (c->has_content)
+		asm_piece(a, c, CACHE_PIECE_CONTENT, 0,
+		    c->content.len - before, !had);
+	had = c->has_refusal;
+	before = c->refusal.len;
+	if (asm_string(a, j, json_get(j, d, "refusal"), &c->refusal, 0,
 	    &c->has_refusal) == -1)
 		return -1;
+	if (c->has_refusal)
+		asm_piece(a, c, CACHE_PIECE_REFUSAL, 0,
+		    c->refusal.len - before, !had);
 	if ((fc = json_get(j, d, "function_call")) != -1 &&
 	    json_type(j, fc) != JSON_NULL) {
 		if (json_type(j, fc) != JSON_OBJECT)
 			return -1;
 		if (!c->has_fc && asm_charge(a, ASM_TOOL_COST) == -1)
 			return -1;
+		had = c->has_fc;
+		before = c->fc_args.len;
 		c->has_fc = 1;
 		if (asm_string(a, j, json_get(j, fc, "name"), &c->fc_name, 1,
 		    NULL) == -1 ||
 		    asm_string(a, j, json_get(j, fc, "arguments"),
 		    &c->fc_args, 0, NULL) == -1)
 			return -1;
+		asm_piece(a, c, CACHE_PIECE_FUNCTION, 0,
+		    c->fc_args.len - before, !had);
 	}
 	if ((tcs = json_get(j, d, "tool_calls")) != -1 &&
 	    json_type(j, tcs) != JSON_NULL) {
@@ -399,6 +448,7 @@ asm_chunk_choice(struct assembler *a, const struct json *j, int ch)
 		if (json_type(j, lp) != JSON_OBJECT)
 			return -1;
 		c->has_logprobs = 1;
+		a->no_pieces = 1;	/* the replay keeps them whole */
 		if (asm_items(a, j, json_get(j, lp, "content"),
 		    &c->lp_content, &c->has_lp_content) == -1 ||
 		    asm_items(a, j, json_get(j, lp, "refusal"),
@@ -659,5 +709,52 @@ assemble_result(struct assembler *a, const struct usage *u, struct buf *out,
 		return -1;
 	}
 	*complete = ok;
+	return 0;
+}
+
+/* The position of tool call idx of c among those it has. */
+static int
+asm_tool_pos(const struct asm_choice *c, int idx)
+{
+	int	k, pos = 0;
+
+	for (k = 0; k < idx && k < c->ntools; k++) {
+		if (c->tools[k] != NULL)
+			pos++;
+	}
+	return pos;
+}
+
+/* The chunk boundaries; see assemble.h. */
+int
+assemble_pieces(struct assembler *a, struct buf *out)
+{
+	const unsigned char	*p;
+	const struct asm_choice	*c;
+	size_t			 old = out->len, k;
+	int			 tool, r = 0;
+
+	if (a->failed)
+		return -1;
+	if (a->no_pieces)
+		return 0;
+	for (k = 0; k + CACHE_PIECE_LEN <= a->pieces.len && r == 0;
+	    k += CACHE_PIECE_LEN) {
+		p = (const unsigned char *)a->pieces.data + k;
+		c = a->choices[p[1]];
+		tool = p[0] == CACHE_PIECE_TOOL && c != NULL ?
+		    asm_tool_pos(c, p[2] << 8 | p[3]) : 0;
+		r |= buf_append(out, p, 2);
+		r |= buf_appendc(out, (char)(tool >> 8));
+		r |= buf_appendc(out, (char)(tool & 0xff));
+		r |= buf_append(out, p + 4, CACHE_PIECE_LEN - 4);
+	}
+	if (r != 0) {
+		if (out->data != NULL) {
+			out->len = old;
+			out->data[old] = '\0';
+		}
+		return -1;
+	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "billing.h"
 #include "buf.h"
+#include "cache.h"
 
 /* Bounds past which a stream is not rebuilt (assemble_feed returns -1). */
 #define ASSEMBLE_MAX_CHOICES	128
@@ -57,5 +58,17 @@ int	assemble_feed(struct assembler *, const char *bytes, size_t len);
  */
 int	assemble_result(struct assembler *, const struct usage *u,
 	    struct buf *out, int *complete);
+
+/*
+ * Append the stream's chunk boundaries to out as cache pieces (see
+ * CACHE_PIECE_LEN): per delta, in order, the bytes of content, refusal,
+ * tool call arguments and function_call arguments it carried (empty only
+ * for a text's first delta), tool calls by their position in
+ * assemble_result()'s tool_calls.  Nothing is appended when they were not
+ * kept: more than CACHE_MAX_PIECES, logprobs in the stream (replayed
+ * whole), OOM while keeping them.  0, or -1 (fed a stream that failed,
+ * out's ceiling): out is then left as it was.
+ */
+int	assemble_pieces(struct assembler *, struct buf *out);
 
 #endif

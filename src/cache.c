@@ -17,7 +17,7 @@
 #include "json.h"
 #include "sse.h"
 
-#define CACHE_MAGIC		"NMC1"
+#define CACHE_MAGIC		"NMC2"
 #define CACHE_MAGIC_LEN		4
 #define CACHE_KEY_TAG		"nextmodel-cache-key-v1"
 #define CACHE_HMAC_LABEL	"nextmodel-cache-v1"
@@ -125,6 +125,31 @@ cache_key_hex(const char *scope, const char *model, enum canon_mode mode,
 	return 0;
 }
 
+/* 1 if len bytes can be a piece list: whole pieces, not too many. */
+static int
+cache_pieces_ok(size_t len)
+{
+	return len % CACHE_PIECE_LEN == 0 &&
+	    len / CACHE_PIECE_LEN <= CACHE_MAX_PIECES;
+}
+
+/* Append one piece; see cache.h. */
+int
+cache_piece_append(struct buf *b, enum cache_piece_kind kind, int choice,
+    int tool, size_t len)
+{
+	int	r;
+
+	if (choice < 0 || choice > 0xff || tool < 0 || tool > 0xffff ||
+	    (uint64_t)len > CACHE_FIELD_MAX)
+		return -1;
+	r = cache_put_be(b, (uint64_t)kind, 1);
+	r |= cache_put_be(b, (uint64_t)choice, 1);
+	r |= cache_put_be(b, (uint64_t)tool, 2);
+	r |= cache_put_be(b, (uint64_t)len, 4);
+	return r == 0 ? 0 : -1;
+}
+
 /* Check the fields of an entry to encode; 0 or -1 with err set. */
 static int
 cache_entry_check(const struct cache_entry *e, char *err, size_t errlen)
@@ -154,6 +179,10 @@ cache_entry_check(const struct cache_entry *e, char *err, size_t errlen)
 		cache_err(err, errlen, "cache entry field over 4 GiB");
 		return -1;
 	}
+	if (!cache_pieces_ok(e->pieces.len)) {
+		cache_err(err, errlen, "cache entry piece list malformed");
+		return -1;
+	}
 	return 0;
 }
 
@@ -164,7 +193,8 @@ cache_entry_encode(const struct cache_entry *e,
     size_t errlen)
 {
 	const struct cache_str	*fields[] = { &e->scope, &e->model,
-				    &e->provider, &e->request, &e->answer };
+				    &e->provider, &e->request, &e->answer,
+				    &e->pieces };
 	const int64_t		 nums[] = { e->created, e->prompt_tokens,
 				    e->completion_tokens, e->total_tokens,
 				    e->cost };
@@ -235,7 +265,8 @@ cache_entry_fields(const unsigned char *p, const unsigned char *end,
     struct cache_entry *e)
 {
 	struct cache_str	*fields[] = { &e->scope, &e->model,
-				    &e->provider, &e->request, &e->answer };
+				    &e->provider, &e->request, &e->answer,
+				    &e->pieces };
 	int64_t			*nums[] = { &e->created, &e->prompt_tokens,
 				    &e->completion_tokens, &e->total_tokens,
 				    &e->cost };
@@ -253,7 +284,7 @@ cache_entry_fields(const unsigned char *p, const unsigned char *end,
 	if (p != end || e->prompt_tokens < 0 || e->completion_tokens < 0 ||
 	    e->total_tokens < 0 || e->cost < 0 ||
 	    e->scope.len > CACHE_NAME_MAX || e->model.len > CACHE_NAME_MAX ||
-	    e->provider.len > CACHE_NAME_MAX)
+	    e->provider.len > CACHE_NAME_MAX || !cache_pieces_ok(e->pieces.len))
 		return -1;
 	return 0;
 }
@@ -288,12 +319,41 @@ cache_entry_decode_verify(const void *data, size_t len,
 	return v;
 }
 
-/* Rendering state: the answer, its root, and the scratch chunk. */
+/* Rendering state: the answer, its root, its pieces, the scratch chunk. */
 struct cache_sse {
 	const struct json	*j;
 	int			 usage;		/* include_usage */
+	const unsigned char	*pieces;
+	size_t			 npieces;
 	struct buf		*out;
 	struct buf		 chunk;
+};
+
+/* One text of a choice that pieces cut, unescaped, and how far they went. */
+struct cache_text {
+	char	*p;
+	size_t	 len;
+	size_t	 off;
+	int	 obj;		/* the tool call or function_call object */
+	int	 present;	/* the stored message has it */
+	int	 seen;		/* a piece was for it */
+};
+
+/* The texts of the choice being rendered from its pieces. */
+struct cache_cut {
+	struct cache_text	 content;
+	struct cache_text	 refusal;
+	struct cache_text	 fc;
+	struct cache_text	*tools;
+	int			 ntools;
+};
+
+/* One decoded piece. */
+struct cache_piece {
+	int	kind;
+	int	choice;
+	int	tool;
+	size_t	len;
 };
 
 /* The top-level fields every chunk repeats, in this order. */
@@ -406,6 +466,279 @@ cache_tool_chunk(struct cache_sse *s, int ch, int idx, int tc, int n)
 	return r;
 }
 
+/* Piece k of the list. */
+static void
+cache_piece_get(const struct cache_sse *s, size_t k, struct cache_piece *pc)
+{
+	const unsigned char	*p = s->pieces + k * CACHE_PIECE_LEN;
+
+	pc->kind = p[0];
+	pc->choice = p[1];
+	pc->tool = (int)cache_get_be(p + 2, 2);
+	pc->len = (size_t)cache_get_be(p + 4, 4);
+}
+
+/* The text a piece cuts, or NULL when the message has no such text. */
+static struct cache_text *
+cache_cut_text(struct cache_cut *c, const struct cache_piece *pc)
+{
+	struct cache_text	*t = NULL;
+
+	if (pc->kind == CACHE_PIECE_CONTENT)
+		t = &c->content;
+	else if (pc->kind == CACHE_PIECE_REFUSAL)
+		t = &c->refusal;
+	else if (pc->kind == CACHE_PIECE_FUNCTION)
+		t = &c->fc;
+	else if (pc->kind == CACHE_PIECE_TOOL && pc->tool < c->ntools)
+		t = &c->tools[pc->tool];
+	return t != NULL && t->present ? t : NULL;
+}
+
+/* Unescape string token tok into t; 0, or -1 (not a string, OOM). */
+static int
+cache_text_load(const struct json *j, int tok, struct cache_text *t)
+{
+	if (tok == -1 || json_type(j, tok) != JSON_STRING ||
+	    (t->p = json_strdup(j, tok, &t->len)) == NULL)
+		return -1;
+	t->present = 1;
+	return 0;
+}
+
+/* 1 if call object obj has the string members a piece chunk repeats. */
+static int
+cache_call_ok(const struct json *j, int obj, int tool)
+{
+	int	fn;
+
+	if (json_type(j, obj) != JSON_OBJECT)
+		return 0;
+	if (tool && (json_type(j, json_get(j, obj, "id")) != JSON_STRING ||
+	    json_type(j, json_get(j, obj, "type")) != JSON_STRING))
+		return 0;
+	fn = tool ? json_get(j, obj, "function") : obj;
+	return fn != -1 && json_type(j, fn) == JSON_OBJECT &&
+	    json_type(j, json_get(j, fn, "name")) == JSON_STRING;
+}
+
+/* Free the texts of c. */
+static void
+cache_cut_free(struct cache_cut *c)
+{
+	int	k;
+
+	free(c->content.p);
+	free(c->refusal.p);
+	free(c->fc.p);
+	for (k = 0; k < c->ntools; k++)
+		free(c->tools[k].p);
+	free(c->tools);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The texts of message msg; 0, or -1 (a shape pieces cannot render). */
+static int
+cache_cut_load(const struct json *j, int msg, struct cache_cut *c)
+{
+	int	tok, tcs, k, n, call;
+
+	memset(c, 0, sizeof(*c));
+	if ((tok = json_get(j, msg, "content")) != -1 &&
+	    json_type(j, tok) == JSON_STRING &&
+	    cache_text_load(j, tok, &c->content) == -1)
+		return -1;
+	if ((tok = json_get(j, msg, "refusal")) != -1 &&
+	    json_type(j, tok) == JSON_STRING &&
+	    cache_text_load(j, tok, &c->refusal) == -1)
+		return -1;
+	if ((tok = json_get(j, msg, "function_call")) != -1 &&
+	    json_type(j, tok) != JSON_NULL) {
+		if (!cache_call_ok(j, tok, 0) || cache_text_load(j,
+		    json_get(j, tok, "arguments"), &c->fc) == -1)
+			return -1;
+		c->fc.obj = tok;
+	}
+	if ((tcs = json_get(j, msg, "tool_calls")) == -1 ||
+	    json_type(j, tcs) == JSON_NULL)
+		return 0;
+	if (json_type(j, tcs) != JSON_ARRAY)
+		return -1;
+	n = json_size(j, tcs);
+	if (n == 0)
+		return 0;
+	if ((c->tools = calloc((size_t)n, sizeof(*c->tools))) == NULL)
+		return -1;
+	c->ntools = n;
+	for (k = 0; k < n; k++) {
+		call = json_at(j, tcs, k);
+		if (!cache_call_ok(j, call, 1) || cache_text_load(j,
+		    json_get(j, json_get(j, call, "function"), "arguments"),
+		    &c->tools[k]) == -1)
+			return -1;
+		c->tools[k].obj = call;
+	}
+	return 0;
+}
+
+/* 1 if b is a UTF-8 continuation byte: a piece may not end before one. */
+static int
+cache_utf8_cont(char b)
+{
+	return ((unsigned char)b & 0xc0) == 0x80;
+}
+
+/*
+ * 0 if choice idx's pieces cut its texts exactly: each piece within its
+ * text and ending on a character boundary, every text present cut whole,
+ * no piece for a text the message does not have.  Leaves offsets at 0.
+ */
+static int
+cache_cut_check(const struct cache_sse *s, int idx, struct cache_cut *c)
+{
+	struct cache_text	*texts[3] = { &c->content, &c->refusal, &c->fc };
+	struct cache_text	*t;
+	struct cache_piece	 pc;
+	size_t			 k;
+	int			 i, ok = 1;
+
+	for (k = 0; k < s->npieces && ok; k++) {
+		cache_piece_get(s, k, &pc);
+		if (pc.choice != idx)
+			continue;
+		if ((t = cache_cut_text(c, &pc)) == NULL ||
+		    pc.len > t->len - t->off || (t->off + pc.len < t->len &&
+		    cache_utf8_cont(t->p[t->off + pc.len])))
+			ok = 0;
+		else {
+			t->off += pc.len;
+			t->seen = 1;
+		}
+	}
+	for (i = 0; i < 3 + c->ntools && ok; i++) {
+		t = i < 3 ? texts[i] : &c->tools[i - 3];
+		if (t->present && (!t->seen || t->off != t->len))
+			ok = 0;
+	}
+	for (i = 0; i < 3 + c->ntools; i++) {
+		t = i < 3 ? texts[i] : &c->tools[i - 3];
+		t->off = 0;
+		t->seen = 0;
+	}
+	return ok ? 0 : -1;
+}
+
+/* The next len bytes of t as a JSON string, consumed. */
+static int
+cache_text_next(struct buf *b, struct cache_text *t, size_t len)
+{
+	int	r;
+
+	r = json_write_str(b, len > 0 ? t->p + t->off : "", len);
+	t->off += len;
+	return r;
+}
+
+/* The delta members of one piece (tool calls by position), appended to d. */
+static int
+cache_piece_delta(const struct json *j, struct cache_cut *c,
+    const struct cache_piece *pc, struct buf *d)
+{
+	struct cache_text	*t = cache_cut_text(c, pc);
+	int			 first = !t->seen, fn, r = 0;
+
+	t->seen = 1;
+	if (pc->kind == CACHE_PIECE_CONTENT || pc->kind == CACHE_PIECE_REFUSAL) {
+		r |= buf_appends(d, pc->kind == CACHE_PIECE_CONTENT ?
+		    "\"content\":" : "\"refusal\":");
+		return r | cache_text_next(d, t, pc->len);
+	}
+	if (pc->kind == CACHE_PIECE_TOOL) {
+		r |= buf_appendf(d, "\"tool_calls\":[{\"index\":%d", pc->tool);
+		fn = json_get(j, t->obj, "function");
+		if (first) {
+			r |= buf_appends(d, ",\"id\":");
+			r |= json_write_raw(d, j, json_get(j, t->obj, "id"));
+			r |= buf_appends(d, ",\"type\":");
+			r |= json_write_raw(d, j, json_get(j, t->obj, "type"));
+		}
+		r |= buf_appends(d, ",\"function\":{");
+	} else {
+		fn = t->obj;
+		r |= buf_appends(d, "\"function_call\":{");
+	}
+	if (first) {
+		r |= buf_appends(d, "\"name\":");
+		r |= json_write_raw(d, j, json_get(j, fn, "name"));
+		r |= buf_appendc(d, ',');
+	}
+	r |= buf_appends(d, "\"arguments\":");
+	r |= cache_text_next(d, t, pc->len);
+	r |= buf_appendc(d, '}');
+	if (pc->kind == CACHE_PIECE_TOOL)
+		r |= buf_appends(d, "}]");
+	return r;
+}
+
+/*
+ * The chunks of choice ch (position idx) cut as its stream was: the role
+ * (with the first piece if it is content), one chunk per piece, the
+ * finish_reason.  1 when the pieces do not fit it (nothing written), 0,
+ * or -1.
+ */
+static int
+cache_choice_pieces(struct cache_sse *s, int ch, int idx, int msg, int role)
+{
+	const struct json	*j = s->j;
+	struct cache_cut	 c;
+	struct cache_piece	 pc;
+	struct buf		 d;
+	size_t			 k;
+	int			 lp, r = 0, first = 1;
+
+	/* Logprobs go with the pieces they score: the stream kept none. */
+	if ((lp = json_get(j, ch, "logprobs")) != -1 &&
+	    json_type(j, lp) != JSON_NULL)
+		return 1;
+	if (cache_cut_load(j, msg, &c) == -1 ||
+	    cache_cut_check(s, idx, &c) == -1) {
+		cache_cut_free(&c);
+		return 1;
+	}
+	buf_init(&d, 0);
+	r |= buf_appends(&d, "\"role\":");
+	r |= role != -1 && json_type(j, role) == JSON_STRING ?
+	    json_write_raw(&d, j, role) : buf_appends(&d, "\"assistant\"");
+	for (k = 0; k < s->npieces && r == 0; k++) {
+		cache_piece_get(s, k, &pc);
+		if (pc.choice != idx)
+			continue;
+		if (first && pc.kind == CACHE_PIECE_CONTENT) {
+			r |= buf_appendc(&d, ',');
+			r |= cache_piece_delta(j, &c, &pc, &d);
+		} else {
+			if (first && !c.content.present)
+				r |= buf_appends(&d, ",\"content\":null");
+			if (r == 0)
+				r = cache_choice_chunk(s, ch, idx, d.data, -1,
+				    -1, -1);
+			buf_reset(&d);
+			r |= cache_piece_delta(j, &c, &pc, &d);
+		}
+		first = 0;
+	}
+	if (first && !c.content.present)
+		r |= buf_appends(&d, ",\"content\":null");
+	if (r == 0)
+		r = cache_choice_chunk(s, ch, idx, d.data, -1, -1, -1);
+	buf_free(&d);
+	cache_cut_free(&c);
+	if (r != 0)
+		return -1;
+	return cache_choice_chunk(s, ch, idx, "", -1, -1,
+	    json_get(j, ch, "finish_reason"));
+}
+
 /* The chunks of one choice. */
 static int
 cache_choice(struct cache_sse *s, int ch, int idx)
@@ -424,6 +757,9 @@ cache_choice(struct cache_sse *s, int ch, int idx)
 	refusal = json_get(j, msg, "refusal");
 	fc = json_get(j, msg, "function_call");
 	tcs = json_get(j, msg, "tool_calls");
+	if (s->npieces > 0 &&
+	    (r = cache_choice_pieces(s, ch, idx, msg, role)) != 1)
+		return r;
 
 	/* The role, and an empty or null content to start from. */
 	buf_init(&delta, 0);
@@ -469,8 +805,9 @@ cache_choice(struct cache_sse *s, int ch, int idx)
 
 /* Replay a stored chat completion as SSE; see cache.h. */
 int
-cache_render_sse(const char *answer, size_t len, int include_usage,
-    struct buf *out, char *err, size_t errlen)
+cache_render_sse(const char *answer, size_t len, const char *pieces,
+    size_t pieces_len, int include_usage, struct buf *out, char *err,
+    size_t errlen)
 {
 	struct json		j;
 	struct cache_sse	s;
@@ -485,6 +822,10 @@ cache_render_sse(const char *answer, size_t len, int include_usage,
 	memset(&s, 0, sizeof(s));
 	s.j = &j;
 	s.usage = include_usage;
+	if (pieces != NULL && cache_pieces_ok(pieces_len)) {
+		s.pieces = (const unsigned char *)pieces;
+		s.npieces = pieces_len / CACHE_PIECE_LEN;
+	}
 	s.out = out;
 	buf_init(&s.chunk, 0);
 	if (json_type(&j, 0) != JSON_OBJECT ||

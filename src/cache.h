@@ -18,9 +18,31 @@
 #include "nextmodel.h"
 
 /* Bytes of an entry around its fields: header, numbers, lengths, HMAC. */
-#define CACHE_ENTRY_OVERHEAD	(4 + 1 + 5 * 8 + 5 * 4 + CRYPTO_SHA256_LEN)
+#define CACHE_ENTRY_OVERHEAD	(4 + 1 + 5 * 8 + 6 * 4 + CRYPTO_SHA256_LEN)
 /* Ceiling of one text field of an entry (scope, model, provider). */
 #define CACHE_NAME_MAX		1024
+
+/*
+ * The chunk boundaries of an answer first served as a stream: one piece
+ * per delta that carried text, in the order the client got them, each
+ * CACHE_PIECE_LEN bytes: the kind (1 byte), the choice's position (1
+ * byte), the tool call's position in the message's tool_calls (2 bytes,
+ * 0 for other kinds), the piece's length in bytes of unescaped text (4
+ * bytes), all big-endian.  The first piece of each text may be empty (a
+ * role chunk's "content":"", a tool call's header with its id and name);
+ * the pieces of one text add up to the whole of it.
+ */
+#define CACHE_PIECE_LEN		8
+/* Most pieces an entry keeps; a stream with more is replayed whole. */
+#define CACHE_MAX_PIECES	8192
+
+/* What a piece is a part of. */
+enum cache_piece_kind {
+	CACHE_PIECE_CONTENT = 1,	/* message.content */
+	CACHE_PIECE_REFUSAL,		/* message.refusal */
+	CACHE_PIECE_TOOL,		/* a tool call's function.arguments */
+	CACHE_PIECE_FUNCTION		/* the legacy function_call.arguments */
+};
 
 /* Bytes with a length, not NUL-terminated. */
 struct cache_str {
@@ -40,6 +62,7 @@ struct cache_entry {
 	struct cache_str	request;	/* canon_request() of the body */
 	struct cache_str	provider;	/* who answered */
 	struct cache_str	answer;		/* the chat.completion JSON */
+	struct cache_str	pieces;		/* its stream's pieces, or none */
 	int64_t			created;	/* unix seconds of the fresh answer */
 	int64_t			prompt_tokens;
 	int64_t			completion_tokens;
@@ -54,6 +77,13 @@ enum cache_verdict {
 	CACHE_ENTRY_FORGED,	/* the HMAC does not match */
 	CACHE_ENTRY_MISMATCH	/* a true entry, for another request */
 };
+
+/*
+ * Append one piece (see CACHE_PIECE_LEN) to b.  0, or -1 (a choice over
+ * 255, a tool over 65535, a length over 4 GiB, b's ceiling, OOM).
+ */
+int	cache_piece_append(struct buf *b, enum cache_piece_kind, int choice,
+	    int tool, size_t len);
 
 /* "ok", "bad", "forged", "mismatch": for logs and metrics labels. */
 const char *cache_verdict_name(enum cache_verdict);
@@ -82,12 +112,14 @@ int	cache_key_hex(const char *scope, const char *model, enum canon_mode,
 
 /*
  * Append the entry to out, HMAC last:
- *   "NMC1", mode (1 byte), created, prompt, completion and total tokens,
+ *   "NMC2", mode (1 byte), created, prompt, completion and total tokens,
  *   cost (8 bytes each, big-endian two's complement), then scope, model,
- *   provider, request, answer (each a 4-byte big-endian length and its
- *   bytes), then HMAC-SHA256(key, everything before it).
+ *   provider, request, answer, pieces (each a 4-byte big-endian length
+ *   and its bytes; pieces may be empty), then HMAC-SHA256(key, everything
+ *   before it).
  * out's ceiling is the maximum entry size.  0, or -1 with err set (a
- * negative count, a name over CACHE_NAME_MAX, a field over 4 GiB, out's
+ * negative count, a name over CACHE_NAME_MAX, a field over 4 GiB, a piece
+ * list that is not whole pieces or has more than CACHE_MAX_PIECES, out's
  * ceiling); out is left as it was.
  */
 int	cache_entry_encode(const struct cache_entry *,
@@ -98,7 +130,8 @@ int	cache_entry_encode(const struct cache_entry *,
  * Check an entry read back and decode it into *e (pointing into data).
  * The HMAC is checked before any field is trusted, in constant time; then
  * the key inputs of the entry must equal those of the lookup (want's
- * scope, model, mode and request; its other fields are ignored).
+ * scope, model, mode and request; its other fields are ignored).  An
+ * entry of an older format ("NMC1", no pieces) is CACHE_ENTRY_BAD.
  * Anything but CACHE_ENTRY_OK is a miss; *e is then zeroed.
  */
 enum cache_verdict cache_entry_decode_verify(const void *data, size_t len,
@@ -114,9 +147,16 @@ enum cache_verdict cache_entry_decode_verify(const void *data, size_t len,
  * every chunk carries "usage":null and a last chunk with no choices
  * carries the usage; then "data: [DONE]".  id, created, model,
  * system_fingerprint and service_tier are copied as they are.
+ * With pieces (pieces_len bytes, see CACHE_PIECE_LEN), a choice whose pieces
+ * add up to its texts is rendered with the stream's own boundaries
+ * instead: the role chunk (with the first piece when it is content), then
+ * one chunk per piece in their order (a tool call's first piece with its
+ * id, type and name), then the finish_reason; a choice whose pieces do
+ * not fit (or with logprobs) is rendered whole as above.
  * 0, or -1 with err set (not a chat completion, out's ceiling).
  */
-int	cache_render_sse(const char *answer, size_t len, int include_usage,
-	    struct buf *out, char *err, size_t errlen);
+int	cache_render_sse(const char *answer, size_t len, const char *pieces,
+	    size_t pieces_len, int include_usage, struct buf *out, char *err,
+	    size_t errlen);
 
 #endif

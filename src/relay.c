@@ -68,7 +68,8 @@ relay_stream_error(struct request *req, const struct errinfo *err)
 
 /*
  * A fresh stream's whole answer, for the cache: kept only if complete
- * (every choice finished, nothing filtered or cut short).  mu held.
+ * (every choice finished, nothing filtered or cut short), with the
+ * boundaries of its chunks when they were kept.  mu held.
  */
 static void
 stream_answer(struct request *req)
@@ -78,10 +79,13 @@ stream_answer(struct request *req)
 	if (req->cache.asm_ == NULL)
 		return;
 	buf_init(&req->cache.answer, req->w->cfg->cache_max_entry_bytes + 65536);
+	buf_init(&req->cache.pieces, CACHE_MAX_PIECES * CACHE_PIECE_LEN);
 	if (assemble_feed(req->cache.asm_, "data: [DONE]\n\n", 14) != 0 ||
 	    assemble_result(req->cache.asm_, &req->oc.usage, &req->cache.answer,
 	    &complete) != 0 || !complete)
 		buf_free(&req->cache.answer);
+	else if (assemble_pieces(req->cache.asm_, &req->cache.pieces) != 0)
+		buf_free(&req->cache.pieces);
 	assemble_free(req->cache.asm_);
 	req->cache.asm_ = NULL;
 }

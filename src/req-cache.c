@@ -245,6 +245,7 @@ replay(struct request *req, const struct cache_entry *e, enum canon_mode mode)
 	struct buf sse;
 	char err[128];
 	size_t n;
+	int r;
 
 	oc->serve_mode = mode == CANON_EXACT ? "exact_cache" : "canonical_cache";
 	request_set_header(req, "x-nextmodel-serve-mode", oc->serve_mode);
@@ -267,8 +268,15 @@ replay(struct request *req, const struct cache_entry *e, enum canon_mode mode)
 	}
 	/* The same answer as the stream it would have been. */
 	buf_init(&sse, cfg->max_upstream_bytes + 65536);
-	if (cache_render_sse(e->answer.p, e->answer.len, req->pctx.client_usage,
-	    &sse, err, sizeof(err)) != 0) {
+	/* With the first stream's chunk boundaries, or whole if they do not fit. */
+	r = cache_render_sse(e->answer.p, e->answer.len, e->pieces.p,
+	    e->pieces.len, req->pctx.client_usage, &sse, err, sizeof(err));
+	if (r != 0 && e->pieces.len > 0) {
+		buf_reset(&sse);
+		r = cache_render_sse(e->answer.p, e->answer.len, NULL, 0,
+		    req->pctx.client_usage, &sse, err, sizeof(err));
+	}
+	if (r != 0) {
 		buf_free(&sse);
 		log_warnx("cache entry cannot be replayed as a stream: %s", err);
 		return stage_fail(req, 500, "server_error", NULL, NULL,
@@ -405,7 +413,7 @@ cache_settle(struct request *req, struct rjob *j, const char *answer,
 	char key[CRYPTO_SHA256_HEXLEN + 16], ttl[24], err[128];
 	const char *argv[5];
 	size_t lens[5];
-	int i;
+	int i, r;
 
 	if (!req->cache.on || req->cache.hit || req->oc.status != 200 ||
 	    answer == NULL || len == 0)
@@ -428,8 +436,26 @@ cache_settle(struct request *req, struct rjob *j, const char *answer,
 		e.completion_tokens = req->oc.usage.completion_tokens;
 		e.total_tokens = req->oc.usage.total_tokens;
 		e.cost = req->oc.fresh_cost;
+		/*
+		 * A fresh stream's boundaries, if the entry stays within
+		 * its maximum with them; else the entry goes without.
+		 */
+		if (answer == req->cache.answer.data &&
+		    req->cache.pieces.len <= cfg->cache_max_entry_bytes - len) {
+			e.pieces.p = req->cache.pieces.data;
+			e.pieces.len = req->cache.pieces.len;
+		}
 		buf_init(&enc, cfg->cache_max_entry_bytes + 65536);
-		if (cache_entry_encode(&e, hkey, &enc, err, sizeof(err)) != 0) {
+		r = cache_entry_encode(&e, hkey, &enc, err, sizeof(err));
+		if (r != 0 && e.pieces.len > 0) {
+			log_debug("cache entry stored without its chunk "
+			    "boundaries: %s", err);
+			e.pieces.len = 0;
+			buf_reset(&enc);
+			r = cache_entry_encode(&e, hkey, &enc, err,
+			    sizeof(err));
+		}
+		if (r != 0) {
 			log_warnx("cache entry not stored: %s", err);
 			buf_free(&enc);
 			continue;
@@ -464,4 +490,5 @@ cache_request_free(struct request *req)
 	}
 	assemble_free(req->cache.asm_);
 	buf_free(&req->cache.answer);
+	buf_free(&req->cache.pieces);
 }

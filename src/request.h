@@ -107,6 +107,7 @@ struct req_cache {
 	int64_t			 wait_until_ms;	/* how long a follower waits */
 	struct assembler	*asm_;		/* a fresh stream, rebuilt */
 	struct buf		 answer;	/* ... as a whole answer */
+	struct buf		 pieces;	/* ... and its chunk boundaries */
 };
 
 /* One attempt at a target, for the receipt. */

@@ -3,8 +3,9 @@
  *
  * Fuzz target for assemble.c: the input is an SSE stream fed whole, byte
  * by byte and in splits drawn from the input, and every way must give the
- * same verdicts and the same completion; a rebuilt completion is JSON; a
- * complete one replayed through cache_render_sse() and rebuilt again is
+ * same verdicts, the same completion and the same chunk boundaries
+ * (pieces); a rebuilt completion is JSON; a complete one replayed through
+ * cache_render_sse(), whole and cut by its pieces, and rebuilt again is
  * the same bytes.
  */
 
@@ -35,6 +36,7 @@ struct verdict {
 	int		result;
 	int		complete;
 	struct buf	out;
+	struct buf	pieces;
 };
 
 /* Feed src in pieces (mode 0 whole, 1 byte by byte, 2 split by the input's bytes) and take the result. */
@@ -60,6 +62,10 @@ run(const char *src, size_t size, int mode, struct verdict *v)
 	v->result = assemble_result(a, NULL, &v->out, &v->complete);
 	FUZZ_CHECK(v->complete == 0 || v->complete == 1);
 	FUZZ_CHECK(v->result == 0 || (v->complete == 0 && v->out.len == 0));
+	buf_init(&v->pieces, 0);
+	FUZZ_CHECK(assemble_pieces(a, &v->pieces) == (v->result == 0 ? 0 : -1));
+	FUZZ_CHECK(v->pieces.len % CACHE_PIECE_LEN == 0 &&
+	    v->pieces.len / CACHE_PIECE_LEN <= CACHE_MAX_PIECES);
 	/* -1 is sticky. */
 	if (v->feed == -1)
 		FUZZ_CHECK(assemble_feed(a, "data: [DONE]\n\n", 14) == -1);
@@ -95,7 +101,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct json	 j;
 	struct buf	 sse;
 	char		 err[256];
-	int		 m, usage;
+	int		 m, usage, cut;
 
 	for (m = 0; m < 3; m++)
 		run(src, size, m, &v[m]);
@@ -106,17 +112,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(v[m].out.len == v[0].out.len &&
 		    (v[0].out.len == 0 || memcmp(v[m].out.data,
 		    v[0].out.data, v[0].out.len) == 0));
+		FUZZ_CHECK(v[m].pieces.len == v[0].pieces.len &&
+		    (v[0].pieces.len == 0 || memcmp(v[m].pieces.data,
+		    v[0].pieces.data, v[0].pieces.len) == 0));
 	}
 	if (v[0].result == 0) {
 		FUZZ_CHECK(json_parse(&j, v[0].out.data, v[0].out.len, NULL,
 		    err, sizeof(err)) == 0);
 		FUZZ_CHECK(json_streq(&j, json_get(&j, 0, "object"),
 		    "chat.completion"));
-		if (v[0].complete && !lost_in_replay(&j)) {
+		/* Whole (cut 0), then cut by the stream's pieces (cut 1). */
+		for (cut = 0; cut < 2 && v[0].complete &&
+		    !lost_in_replay(&j); cut++) {
 			usage = json_get(&j, 0, "usage") != -1;
 			buf_init(&sse, 0);
 			FUZZ_CHECK(cache_render_sse(v[0].out.data,
-			    v[0].out.len, usage, &sse, err,
+			    v[0].out.len, cut ? v[0].pieces.data : NULL,
+			    cut ? v[0].pieces.len : 0, usage, &sse, err,
 			    sizeof(err)) == 0);
 			run(sse.data, sse.len, (int)(size % 3), &again);
 			FUZZ_CHECK(again.result == 0 && again.complete == 1);
@@ -124,16 +136,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    memcmp(again.out.data, v[0].out.data,
 			    again.out.len) != 0) {
 				fprintf(stderr, "fuzz-assemble: not a fixed "
-				    "point:\n%s\n%s\n", v[0].out.data,
-				    again.out.data);
+				    "point (cut %d):\n%s\n%s\n", cut,
+				    v[0].out.data, again.out.data);
 				abort();
 			}
 			buf_free(&again.out);
+			buf_free(&again.pieces);
 			buf_free(&sse);
 		}
 		json_free(&j);
 	}
-	for (m = 0; m < 3; m++)
+	for (m = 0; m < 3; m++) {
 		buf_free(&v[m].out);
+		buf_free(&v[m].pieces);
+	}
 	return 0;
 }

@@ -161,7 +161,7 @@ check_cache(const char *src, size_t size)
 	    CACHE_ENTRY_OK);
 	FUZZ_CHECK(e.answer.p == NULL && e.request.p == NULL);
 	buf_init(&out, 0);
-	if (cache_render_sse(src, size, size % 2, &out, err,
+	if (cache_render_sse(src, size, NULL, 0, size % 2, &out, err,
 	    sizeof(err)) == 0) {
 		sse_parser_init(&p, 1 << 22);
 		FUZZ_CHECK(sse_feed(&p, out.data, out.len, sse_event_ok,

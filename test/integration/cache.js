@@ -6,10 +6,13 @@
  * the answer) is replayed without calling the source, as JSON or as a
  * stream whatever form the first one used, billed at 10% of the fresh cost,
  * with the receipt saying so; a different request never hits; each
- * project has its own entries; Cache-Control no-store and no-cache are
- * honoured; errors are not stored; an entry changed or moved in Redis is
- * refused and counted; embeddings are cached; the opt-in canonical layer
- * ignores whitespace in message text only.
+ * project has its own entries; a stream replay of an answer first
+ * streamed sends the same pieces (content and tool call arguments) it
+ * was first cut in, unless they would pass the entry's maximum (then whole);
+ * Cache-Control no-store and no-cache are honoured; errors are not
+ * stored; an entry changed or moved in Redis is refused and counted;
+ * embeddings are cached; the opt-in canonical layer ignores whitespace in
+ * message text only.
  */
 'use strict';
 
@@ -39,6 +42,38 @@ function post(env, text, headers, key) {
 	return h.request(env.url + '/v1/chat/completions', { method: 'POST', body: text,
 	    headers: Object.assign({ 'content-type': 'application/json' }, env.auth(key),
 	    headers || {}) });
+}
+
+/*
+ * Read a stream through the SDK: its serve mode and, per chunk, what a
+ * client sees of choice 0 (role, content pieces, tool call pieces, finish)
+ * and the usage.
+ */
+async function sdkStream(client, body) {
+	const { data: stream, response } = await client.chat.completions.create(body)
+	    .withResponse();
+	const r = { mode: response.headers.get('x-nextmodel-serve-mode'), role: null,
+	    content: [], tools: [], finish: null, usage: null, ids: new Set() };
+	for await (const c of stream) {
+		assert.equal(c.object, 'chat.completion.chunk');
+		r.ids.add(c.id);
+		if (c.usage)
+			r.usage = c.usage;
+		if (c.choices.length === 0)
+			continue;
+		const ch = c.choices[0];
+		if (ch.delta.role)
+			r.role = ch.delta.role;
+		if (typeof ch.delta.content === 'string')
+			r.content.push(ch.delta.content);
+		for (const tc of ch.delta.tool_calls || []) {
+			r.tools.push({ index: tc.index, id: tc.id, name: tc.function && tc.function.name,
+			    arguments: tc.function && tc.function.arguments });
+		}
+		if (ch.finish_reason)
+			r.finish = ch.finish_reason;
+	}
+	return r;
 }
 
 /* Wait until the settle step stored what a fresh answer left. */
@@ -181,6 +216,58 @@ test('exact cache', async (t) => {
 			assert.equal(call.function.name, 'get_weather');
 			assert.equal(typeof JSON.parse(call.function.arguments).city, 'string');
 			assert.equal(j.json.choices[0].finish_reason, 'tool_calls');
+		});
+
+		await t.test('stored from a stream: replayed as a stream in the same pieces', async () => {
+			const body = { model: 'mock-gpt', stream: true, stream_options: { include_usage: true },
+			    messages: [{ role: 'user', content: 'tell me something in pieces ' +
+			    '[[mock:chunks=7]]' }] };
+			const a = await sdkStream(client, body);
+			assert.equal(a.mode, 'fresh');
+			/* The role chunk's "" and seven pieces of text. */
+			assert.equal(a.content.filter((p) => p.length > 0).length, 7, JSON.stringify(a.content));
+			await settled(env);
+			await env.mockClear();
+			const b = await sdkStream(client, body);
+			assert.equal(b.mode, 'exact_cache');
+			assert.deepEqual(b.content, a.content);
+			assert.equal(b.role, 'assistant');
+			assert.equal(b.finish, 'stop');
+			/* The entry keeps the three counts (not the details). */
+			for (const k of ['prompt_tokens', 'completion_tokens', 'total_tokens'])
+				assert.equal(b.usage[k], a.usage[k], k);
+			assert.equal(b.ids.size, 1);
+			assert.equal(await sourceCalls(env), 0);
+			/* Without include_usage: the same pieces, no usage chunk. */
+			const c = await sdkStream(client, Object.assign({}, body, { stream_options: undefined }));
+			assert.equal(c.mode, 'exact_cache');
+			assert.deepEqual(c.content, a.content);
+			assert.equal(c.usage, null);
+			/* As JSON: the answer whole, as before. */
+			const j = await env.chat(Object.assign({}, body, { stream: false,
+			    stream_options: undefined }));
+			assert.equal(j.headers['x-nextmodel-serve-mode'], 'exact_cache');
+			assert.equal(j.json.choices[0].message.content, a.content.join(''));
+		});
+
+		await t.test('tool calls from a stream: replayed in the same pieces', async () => {
+			const body = { model: 'mock-gpt', stream: true, messages: [{ role: 'user',
+			    content: 'where is it windy? [[mock:chunks=5]]' }],
+			    tools: [{ type: 'function', function: { name: 'get_wind', parameters: {
+			    type: 'object', properties: { city: { type: 'string' }, unit: { type: 'string' } },
+			    required: ['city', 'unit'] } } }] };
+			const a = await sdkStream(client, body);
+			assert.equal(a.mode, 'fresh');
+			/* A header with the id and name, then five pieces of arguments. */
+			assert.equal(a.tools.length, 6, JSON.stringify(a.tools));
+			assert.equal(a.tools[0].name, 'get_wind');
+			await settled(env);
+			await env.mockClear();
+			const b = await sdkStream(client, body);
+			assert.equal(b.mode, 'exact_cache');
+			assert.deepEqual(b.tools, a.tools);
+			assert.equal(b.finish, 'tool_calls');
+			assert.equal(await sourceCalls(env), 0);
 		});
 
 		await t.test('a stream cut short is not stored', async () => {
@@ -332,6 +419,30 @@ test('canonical layer (opt-in) and cache off', async (t) => {
 			/* Different words are never one. */
 			assert.equal((await post(env, msg('tell me ajoke'))).headers['x-nextmodel-serve-mode'],
 			    'fresh');
+		} finally {
+			await env.stop();
+		}
+	});
+
+	await t.test('pieces that would pass cache.max_entry_bytes: the entry is kept without them',
+	    async () => {
+		const env = await h.startEnv({ workers: 1,
+		    extraConfig: { cache: { max_entry_bytes: 1024 } } });
+		try {
+			const client = new OpenAI({ baseURL: env.baseURL, apiKey: env.key, maxRetries: 0 });
+			const body = { model: 'mock-gpt', stream: true, messages: [{ role: 'user',
+			    content: 'word '.repeat(90).trim() + ' [[mock:chunks=60]]' }] };
+			const a = await sdkStream(client, body);
+			assert.equal(a.mode, 'fresh');
+			assert.equal(a.content.filter((p) => p.length > 0).length, 60);
+			await settled(env);
+			/* The stored answer fits; with 61 pieces of 8 bytes it would not. */
+			const j = await env.chat(Object.assign({}, body, { stream: false }));
+			assert.equal(j.headers['x-nextmodel-serve-mode'], 'exact_cache');
+			assert.ok(j.text.length <= 1024 && j.text.length + 61 * 8 > 1024, String(j.text.length));
+			const b = await sdkStream(client, body);
+			assert.equal(b.mode, 'exact_cache');
+			assert.deepEqual(b.content, ['', a.content.join('')]);
 		} finally {
 			await env.stop();
 		}

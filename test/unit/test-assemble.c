@@ -4,7 +4,9 @@
  * Unit tests for assemble: streams rebuilt into the exact completion they
  * carried whatever the byte split (whole, one byte at a time, uneven
  * pieces), what makes a stream incomplete or not rebuildable, the bounds,
- * and the round trip through cache_render_sse() field by field.
+ * and the round trip through cache_render_sse() field by field; the chunk
+ * boundaries kept as cache pieces, and a replay cut by them rebuilt into
+ * the same answer and the same pieces.
  */
 
 #include <stdint.h>
@@ -402,6 +404,212 @@ test_bounds(void)
 	assemble_free(a);
 }
 
+/* A stream and the pieces it leaves ("" when none are kept). */
+struct pcase {
+	const char	*name;
+	const char	*stream;
+	const char	*want;
+};
+
+static const struct pcase pcases[] = {
+	{ "text: an empty first piece with the role, then each delta",
+	  CH(C(0, "\"role\":\"assistant\",\"content\":\"\"", "null"))
+	  CH(C(0, "\"content\":\"Hel\"", "null"))
+	  CH(C(0, "\"content\":\"lo\"", "null"))
+	  CH(C(0, "\"content\":\"\"", "null"))
+	  CH(C(0, "\"content\":\" w\\u00f6r\"", "null"))
+	  CH(C(0, "\"content\":\"ld\"", "null"))
+	  CH(C(0, "", "\"stop\"")) DONE,
+	  "c0:0 c0:3 c0:2 c0:5 c0:2" },
+	{ "text in the role chunk",
+	  CH(C(0, "\"role\":\"assistant\",\"content\":\"Hel\"", "null"))
+	  CH(C(0, "\"content\":\"lo\"", "\"stop\"")) DONE,
+	  "c0:3 c0:2" },
+	{ "two choices interleaved",
+	  CH(C(1, "\"role\":\"assistant\",\"content\":\"\"", "null"))
+	  CH(C(0, "\"role\":\"assistant\",\"content\":\"\"", "null"))
+	  CH(C(1, "\"content\":\"B1\"", "null") "," C(0, "\"content\":\"A1\"",
+	    "null"))
+	  CH(C(0, "\"content\":\"A2x\"", "\"stop\""))
+	  CH(C(1, "\"content\":\"B2\"", "null"))
+	  CH(C(1, "", "\"length\"")) DONE,
+	  "c1:0 c0:0 c1:2 c0:2 c0:3 c1:2" },
+	{ "parallel tool calls: headers and argument pieces",
+	  CH(C(0, "\"role\":\"assistant\",\"content\":null", "null"))
+	  CH(C(0, "\"tool_calls\":[{\"index\":0,\"id\":\"call_a\","
+	    "\"type\":\"function\",\"function\":{\"name\":\"get\","
+	    "\"arguments\":\"\"}}]", "null"))
+	  CH(C(0, "\"tool_calls\":[{\"index\":0,\"function\":"
+	    "{\"arguments\":\"{\\\"ci\"}}]", "null"))
+	  CH(C(0, "\"tool_calls\":[{\"index\":1,\"id\":\"call_b\","
+	    "\"type\":\"function\",\"function\":{\"name\":\"put\","
+	    "\"arguments\":\"{\\\"x\\\":\"}}]", "null"))
+	  CH(C(0, "\"tool_calls\":[{\"index\":0,\"function\":"
+	    "{\"arguments\":\"ty\\\":1}\"}},{\"index\":1,\"function\":"
+	    "{\"arguments\":\"2}\"}}]", "null"))
+	  CH(C(0, "", "\"tool_calls\"")) DONE,
+	  "t0.0:0 t0.0:4 t0.1:5 t0.0:6 t0.1:2" },
+	{ "tool indexes with gaps: positions",
+	  CH(C(0, "\"role\":\"assistant\",\"tool_calls\":[{\"index\":2,"
+	    "\"id\":\"a\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+	    "\"arguments\":\"{}\"}}]", "null"))
+	  CH(C(0, "\"tool_calls\":[{\"index\":5,\"id\":\"b\","
+	    "\"type\":\"function\",\"function\":{\"name\":\"g\","
+	    "\"arguments\":\"[\"}}]", "null"))
+	  CH(C(0, "\"tool_calls\":[{\"index\":5,\"function\":"
+	    "{\"arguments\":\"]\"}}]", "\"tool_calls\"")) DONE,
+	  "t0.0:2 t0.1:1 t0.1:1" },
+	{ "a refusal and a legacy function_call",
+	  CH(C(0, "\"role\":\"assistant\",\"refusal\":\"I \"", "null"))
+	  CH(C(0, "\"refusal\":\"can't\"", "null"))
+	  CH(C(0, "\"function_call\":{\"name\":\"f\",\"arguments\":\"\"}",
+	    "null"))
+	  CH(C(0, "\"function_call\":{\"arguments\":\"{}\"}", "\"stop\""))
+	  DONE,
+	  "r0:2 r0:5 f0:0 f0:2" },
+	{ "logprobs: no pieces, the replay is whole",
+	  CH(C(0, "\"role\":\"assistant\",\"content\":\"\"", "null"))
+	  "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","
+	  "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+	  "\"delta\":{\"content\":\"a\"},\"logprobs\":{\"content\":[]},"
+	  "\"finish_reason\":\"stop\"}]}\n\n" DONE,
+	  "" },
+};
+
+/* Pieces p of choice (or all, -1) as text: "c0:3 t0.1:5 ...". */
+static void
+pieces_text(const struct buf *p, int choice, struct buf *out)
+{
+	static const char	 kinds[] = "?crtf";
+	const unsigned char	*u;
+	size_t			 k;
+	unsigned		 len;
+
+	buf_reset(out);
+	buf_appends(out, "");
+	for (k = 0; k + CACHE_PIECE_LEN <= p->len; k += CACHE_PIECE_LEN) {
+		u = (const unsigned char *)p->data + k;
+		if (choice != -1 && u[1] != choice)
+			continue;
+		len = (unsigned)u[4] << 24 | (unsigned)u[5] << 16 |
+		    (unsigned)u[6] << 8 | u[7];
+		buf_appendf(out, "%s%c%d", out->len > 0 ? " " : "",
+		    kinds[u[0] < 5 ? u[0] : 0], u[1]);
+		if (u[0] == CACHE_PIECE_TOOL)
+			buf_appendf(out, ".%d", u[2] << 8 | u[3]);
+		buf_appendf(out, ":%u", len);
+	}
+}
+
+/* Feed stream whole; its answer and pieces. */
+static void
+assemble_all(const char *stream, size_t len, struct buf *answer,
+    struct buf *pieces)
+{
+	struct assembler	*a;
+	int			 complete = 0;
+
+	a = assemble_new(1 << 20);
+	CHECK(a != NULL);
+	if (a == NULL)
+		return;
+	CHECK(assemble_feed(a, stream, len) == 0);
+	CHECK(assemble_result(a, NULL, answer, &complete) == 0);
+	CHECK(complete == 1);
+	CHECK(assemble_pieces(a, pieces) == 0);
+	assemble_free(a);
+}
+
+/* The pieces a stream leaves; a replay cut by them gives the same again. */
+static void
+test_pieces(void)
+{
+	struct buf	answer, pieces, sse, again, again_p, t1, t2;
+	char		err[256];
+	size_t		k;
+	int		ch, usage;
+
+	buf_init(&t1, 0);
+	buf_init(&t2, 0);
+	for (k = 0; k < NM_NELEM(pcases); k++) {
+		buf_init(&answer, 0);
+		buf_init(&pieces, 0);
+		assemble_all(pcases[k].stream, strlen(pcases[k].stream),
+		    &answer, &pieces);
+		pieces_text(&pieces, -1, &t1);
+		if (strcmp(t1.data, pcases[k].want) != 0)
+			fprintf(stderr, "%s\n", pcases[k].name);
+		CHECK_STR(t1.data, pcases[k].want);
+		for (usage = 0; usage < 2; usage++) {
+			buf_init(&sse, 0);
+			CHECK(cache_render_sse(answer.data, answer.len,
+			    pieces.data, pieces.len, usage, &sse, err,
+			    sizeof(err)) == 0);
+			buf_init(&again, 0);
+			buf_init(&again_p, 0);
+			assemble_all(sse.data, sse.len, &again, &again_p);
+			CHECK_STR(again.data, answer.data);
+			/* Per choice: the replay sends one choice after another. */
+			for (ch = 0; ch < 2; ch++) {
+				pieces_text(&pieces, ch, &t1);
+				pieces_text(&again_p, ch, &t2);
+				if (strcmp(t1.data, t2.data) != 0)
+					fprintf(stderr, "%s\n",
+					    pcases[k].name);
+				CHECK_STR(t2.data, t1.data);
+			}
+			buf_free(&again);
+			buf_free(&again_p);
+			buf_free(&sse);
+		}
+		buf_free(&answer);
+		buf_free(&pieces);
+	}
+	buf_free(&t1);
+	buf_free(&t2);
+}
+
+/* Past CACHE_MAX_PIECES no piece is kept; the answer is. */
+static void
+test_pieces_bound(void)
+{
+	struct assembler	*a;
+	struct buf		 b, out, p;
+	int			 k, n, r = 0, complete;
+
+	for (n = CACHE_MAX_PIECES; n <= CACHE_MAX_PIECES + 1; n++) {
+		a = assemble_new(1 << 22);
+		buf_init(&b, 0);
+		for (k = 0; k < n; k++) {
+			buf_reset(&b);
+			buf_appends(&b, CH(C(0, "\"content\":\"x\"", "null")));
+			r |= assemble_feed(a, b.data, b.len);
+		}
+		buf_reset(&b);
+		buf_appends(&b, CH(C(0, "", "\"stop\"")) DONE);
+		r |= assemble_feed(a, b.data, b.len);
+		CHECK(r == 0);
+		buf_init(&out, 0);
+		buf_init(&p, 0);
+		CHECK(assemble_result(a, NULL, &out, &complete) == 0);
+		CHECK(complete == 1);
+		CHECK(assemble_pieces(a, &p) == 0);
+		CHECK(p.len == (n == CACHE_MAX_PIECES ?
+		    (size_t)n * CACHE_PIECE_LEN : 0));
+		buf_free(&out);
+		buf_free(&p);
+		buf_free(&b);
+		assemble_free(a);
+	}
+	/* A failed stream has no pieces. */
+	a = assemble_new(0);
+	buf_init(&p, 0);
+	CHECK(assemble_feed(a, "data: {bad\n\n", 12) == -1);
+	CHECK(assemble_pieces(a, &p) == -1 && p.len == 0);
+	buf_free(&p);
+	assemble_free(a);
+}
+
 static const char *const stored[] = {
 	/* Text with escapes, a fingerprint and usage. */
 	"{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\","
@@ -502,7 +710,7 @@ test_round_trip(void)
 		for (usage = 0; usage < 2; usage++) {
 			buf_init(&sse, 0);
 			CHECK(cache_render_sse(stored[k], strlen(stored[k]),
-			    usage, &sse, err, sizeof(err)) == 0);
+			    NULL, 0, usage, &sse, err, sizeof(err)) == 0);
 			for (mode = 0; mode < 3; mode++) {
 				a = assemble_new(1 << 20);
 				CHECK(feed(a, sse.data, sse.len, mode) == 0);
@@ -570,5 +778,7 @@ main(void)
 	test_cases();
 	test_bounds();
 	test_round_trip();
+	test_pieces();
+	test_pieces_bound();
 	UNIT_DONE();
 }

@@ -4,7 +4,8 @@
  * Unit tests for cache: the key's format and that no two inputs share
  * one, the entry round trip, every tampered or truncated byte caught, an
  * entry moved under another key refused, the encoder's limits, and the SSE
- * replay parsed back to the answer it came from.
+ * replay parsed back to the answer it came from, cut whole or along the
+ * pieces of the stream it was first served as.
  */
 
 #include <stdint.h>
@@ -26,6 +27,13 @@ static const char test_answer[] =
     "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":12,"
     "\"completion_tokens\":5,\"total_tokens\":17}}";
 
+/* test_answer's content as a stream cut it: "", "Hello ", "\"there\"", "\n\u00e9". */
+static const char test_pieces[] =
+    "\x01\x00\x00\x00\x00\x00\x00\x00"
+    "\x01\x00\x00\x00\x00\x00\x00\x06"
+    "\x01\x00\x00\x00\x00\x00\x00\x07"
+    "\x01\x00\x00\x00\x00\x00\x00\x03";
+
 /* An entry filled with test values. */
 static struct cache_entry
 test_entry(void)
@@ -38,6 +46,7 @@ test_entry(void)
 		    "\"model\":\"gpt-4o-mini\"}"),
 		.provider = S("openai"),
 		.answer = S(test_answer),
+		.pieces = S(test_pieces),
 		.created = 1700000000,
 		.prompt_tokens = 12,
 		.completion_tokens = 5,
@@ -152,13 +161,13 @@ test_round_trip(void)
 	buf_init(&b, 0);
 	CHECK(cache_entry_encode(&e, key, &b, err, sizeof(err)) == 0);
 	CHECK(b.len == CACHE_ENTRY_OVERHEAD + e.scope.len + e.model.len +
-	    e.provider.len + e.request.len + e.answer.len);
-	CHECK(memcmp(b.data, "NMC1", 4) == 0);
+	    e.provider.len + e.request.len + e.answer.len + e.pieces.len);
+	CHECK(memcmp(b.data, "NMC2", 4) == 0);
 	CHECK(cache_entry_decode_verify(b.data, b.len, key, &e, &d) ==
 	    CACHE_ENTRY_OK);
 	CHECK(str_eq(&d.scope, &e.scope) && str_eq(&d.model, &e.model) &&
 	    str_eq(&d.request, &e.request) && str_eq(&d.provider, &e.provider) &&
-	    str_eq(&d.answer, &e.answer));
+	    str_eq(&d.answer, &e.answer) && str_eq(&d.pieces, &e.pieces));
 	CHECK(d.mode == e.mode && d.created == e.created &&
 	    d.prompt_tokens == 12 && d.completion_tokens == 5 &&
 	    d.total_tokens == 17 && d.cost == 4800);
@@ -170,6 +179,7 @@ test_round_trip(void)
 	e.provider.len = 0;
 	e.provider.p = NULL;
 	e.answer.len = 0;
+	e.pieces.len = 0;
 	e.mode = CANON_TEXT;
 	e.created = INT64_MIN;
 	e.cost = INT64_MAX;
@@ -177,7 +187,7 @@ test_round_trip(void)
 	CHECK(cache_entry_encode(&e, key, &b, err, sizeof(err)) == 0);
 	CHECK(cache_entry_decode_verify(b.data, b.len, key, &e, &d) ==
 	    CACHE_ENTRY_OK);
-	CHECK(d.provider.len == 0 && d.answer.len == 0 &&
+	CHECK(d.provider.len == 0 && d.answer.len == 0 && d.pieces.len == 0 &&
 	    d.mode == CANON_TEXT && d.created == INT64_MIN &&
 	    d.cost == INT64_MAX);
 	buf_free(&b);
@@ -185,6 +195,31 @@ test_round_trip(void)
 	CHECK_STR(cache_verdict_name(CACHE_ENTRY_FORGED), "forged");
 	CHECK_STR(cache_verdict_name(CACHE_ENTRY_MISMATCH), "mismatch");
 	CHECK_STR(cache_verdict_name(CACHE_ENTRY_BAD), "bad");
+}
+
+/* cache_piece_append writes the documented layout, and refuses what does not fit. */
+static void
+test_piece_append(void)
+{
+	struct buf	b;
+
+	buf_init(&b, 0);
+	CHECK(cache_piece_append(&b, CACHE_PIECE_CONTENT, 0, 0, 0) == 0);
+	CHECK(cache_piece_append(&b, CACHE_PIECE_CONTENT, 0, 0, 6) == 0);
+	CHECK(cache_piece_append(&b, CACHE_PIECE_CONTENT, 0, 0, 7) == 0);
+	CHECK(cache_piece_append(&b, CACHE_PIECE_CONTENT, 0, 0, 3) == 0);
+	CHECK(b.len == sizeof(test_pieces) - 1 &&
+	    memcmp(b.data, test_pieces, b.len) == 0);
+	buf_reset(&b);
+	CHECK(cache_piece_append(&b, CACHE_PIECE_TOOL, 255, 0x1234,
+	    0x01020304) == 0);
+	CHECK(b.len == 8 && memcmp(b.data,
+	    "\x03\xff\x12\x34\x01\x02\x03\x04", 8) == 0);
+	CHECK(cache_piece_append(&b, CACHE_PIECE_TOOL, 256, 0, 1) == -1);
+	CHECK(cache_piece_append(&b, CACHE_PIECE_TOOL, 0, 65536, 1) == -1);
+	CHECK(cache_piece_append(&b, CACHE_PIECE_TOOL, -1, 0, 1) == -1);
+	CHECK(b.len == 8);
+	buf_free(&b);
 }
 
 /* Every flipped bit and every truncation is caught, with the right verdict. */
@@ -236,6 +271,18 @@ test_tamper(void)
 	    CACHE_ENTRY_BAD);
 	CHECK(cache_entry_decode_verify("NMC1", 4, key, &e, &d) ==
 	    CACHE_ENTRY_BAD);
+	/*
+	 * Boundaries moved, the total kept ("Hello" and " \"there\"" for
+	 * "Hello " and "\"there\""): the pieces are the last field before
+	 * the HMAC, and a changed list is forged like any other byte.
+	 */
+	memcpy(copy, b.data, b.len);
+	CHECK(copy[b.len - 32 - 32 + 15] == 6 && copy[b.len - 32 - 8 - 1] == 7);
+	copy[b.len - 32 - 32 + 15] = 5;
+	copy[b.len - 32 - 8 - 1] = 8;
+	CHECK(cache_entry_decode_verify(copy, b.len, key, &e, &d) ==
+	    CACHE_ENTRY_FORGED);
+	CHECK(d.pieces.p == NULL && d.answer.p == NULL);
 	free(copy);
 	buf_free(&b);
 }
@@ -330,6 +377,27 @@ test_bad_layout(void)
 	    CACHE_ENTRY_BAD);
 	buf_free(&x);
 
+	/* A piece list that is not whole pieces, re-signed. */
+	buf_init(&x, 0);
+	buf_append(&x, b.data, body - 1);
+	x.data[body - 32 - 1] = 31;
+	crypto_hmac_sha256(key, 32, x.data, x.len, mac);
+	buf_append(&x, mac, 32);
+	CHECK(cache_entry_decode_verify(x.data, x.len, key, &e, &d) ==
+	    CACHE_ENTRY_BAD);
+	buf_free(&x);
+
+	/* The format before pieces ("NMC1", no pieces field), re-signed. */
+	buf_init(&x, 0);
+	buf_append(&x, b.data, body - 32 - 4);
+	memcpy(x.data, "NMC1", 4);
+	crypto_hmac_sha256(key, 32, x.data, x.len, mac);
+	buf_append(&x, mac, 32);
+	CHECK(cache_entry_decode_verify(x.data, x.len, key, &e, &d) ==
+	    CACHE_ENTRY_BAD);
+	CHECK(d.answer.p == NULL);
+	buf_free(&x);
+
 	/* A negative token count, re-signed. */
 	buf_init(&x, 0);
 	buf_append(&x, b.data, body);
@@ -382,6 +450,23 @@ test_encode_limits(void)
 	bad = e;
 	bad.mode = (enum canon_mode)2;
 	CHECK(cache_entry_encode(&bad, key, &b, err, sizeof(err)) == -1);
+	bad = e;
+	bad.pieces.len = 7;
+	CHECK(cache_entry_encode(&bad, key, &b, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "piece list") != NULL && b.len == 0);
+	longname = calloc(CACHE_MAX_PIECES + 1, CACHE_PIECE_LEN);
+	CHECK(longname != NULL);
+	if (longname != NULL) {
+		bad.pieces.p = longname;
+		bad.pieces.len = (CACHE_MAX_PIECES + 1) * CACHE_PIECE_LEN;
+		CHECK(cache_entry_encode(&bad, key, &b, err,
+		    sizeof(err)) == -1);
+		bad.pieces.len = CACHE_MAX_PIECES * CACHE_PIECE_LEN;
+		CHECK(cache_entry_encode(&bad, key, &b, err,
+		    sizeof(err)) == 0);
+		buf_reset(&b);
+		free(longname);
+	}
 	longname = calloc(1, CACHE_NAME_MAX + 2);
 	CHECK(longname != NULL);
 	if (longname != NULL) {
@@ -418,6 +503,7 @@ struct replay {
 	int			 null_usage;	/* chunks with "usage":null */
 	char			 usage[256];
 	char			 id[64];
+	struct buf		 cuts;	/* each delta's texts: "c:..|", "t0:id/name:..|" */
 };
 
 /* Append string token i's unescaped bytes to b. */
@@ -454,6 +540,26 @@ replay_delta(struct replay *r, struct replay_choice *c, const struct json *j,
 		if (json_type(j, v) == JSON_NULL)
 			c->content_null = 1;
 		append_str(&c->content, j, v);
+		if (json_type(j, v) == JSON_STRING) {
+			buf_appendf(&r->cuts, "c%d:", (int)(c - r->ch));
+			append_str(&r->cuts, j, v);
+			buf_appendc(&r->cuts, '|');
+		}
+	}
+	if ((v = json_get(j, d, "refusal")) != -1 &&
+	    json_type(j, v) == JSON_STRING) {
+		buf_appends(&r->cuts, "r:");
+		append_str(&r->cuts, j, v);
+		buf_appendc(&r->cuts, '|');
+	}
+	if ((v = json_get(j, d, "function_call")) != -1) {
+		buf_appends(&r->cuts, "f:");
+		if (json_get(j, v, "name") != -1) {
+			append_str(&r->cuts, j, json_get(j, v, "name"));
+			buf_appendc(&r->cuts, ':');
+		}
+		append_str(&r->cuts, j, json_get(j, v, "arguments"));
+		buf_appendc(&r->cuts, '|');
 	}
 	append_str(&c->refusal, j, json_get(j, d, "refusal"));
 	if ((v = json_get(j, ch, "logprobs")) != -1 &&
@@ -482,6 +588,15 @@ replay_delta(struct replay *r, struct replay_choice *c, const struct json *j,
 		append_str(&c->tool[idx], j, json_get(j, fn, "name"));
 		buf_appendc(&c->tool[idx], '|');
 		append_str(&c->tool[idx], j, json_get(j, fn, "arguments"));
+		buf_appendf(&r->cuts, "t%d:", idx);
+		if (json_get(j, tc, "id") != -1) {
+			append_str(&r->cuts, j, json_get(j, tc, "id"));
+			buf_appendc(&r->cuts, '/');
+			append_str(&r->cuts, j, json_get(j, fn, "name"));
+			buf_appendc(&r->cuts, ':');
+		}
+		append_str(&r->cuts, j, json_get(j, fn, "arguments"));
+		buf_appendc(&r->cuts, '|');
 	}
 }
 
@@ -539,9 +654,10 @@ replay_event(void *arg, const struct sse_event *ev)
 	return 0;
 }
 
-/* Render answer and parse the stream back into r (caller frees with replay_free). */
+/* Render answer (cut by pieces, if any) and parse the stream back into r (caller frees with replay_free). */
 static int
-replay_run(const char *answer, int include_usage, struct replay *r)
+replay_cut(const char *answer, const char *pieces, size_t pieces_len,
+    int include_usage, struct replay *r)
 {
 	struct sse_parser	 p;
 	struct buf		 out;
@@ -555,9 +671,10 @@ replay_run(const char *answer, int include_usage, struct replay *r)
 		for (t = 0; t < 4; t++)
 			buf_init(&r->ch[k].tool[t], 0);
 	}
+	buf_init(&r->cuts, 0);
 	buf_init(&out, 0);
-	ret = cache_render_sse(answer, strlen(answer), include_usage, &out, err,
-	    sizeof(err));
+	ret = cache_render_sse(answer, strlen(answer), pieces, pieces_len,
+	    include_usage, &out, err, sizeof(err));
 	if (ret == 0) {
 		sse_parser_init(&p, 1 << 20);
 		CHECK(sse_feed(&p, out.data, out.len, replay_event, r) == 0);
@@ -570,12 +687,20 @@ replay_run(const char *answer, int include_usage, struct replay *r)
 	return ret;
 }
 
+/* replay_cut() whole. */
+static int
+replay_run(const char *answer, int include_usage, struct replay *r)
+{
+	return replay_cut(answer, NULL, 0, include_usage, r);
+}
+
 /* Free a replay's buffers. */
 static void
 replay_free(struct replay *r)
 {
 	int	k, t;
 
+	buf_free(&r->cuts);
 	for (k = 0; k < 3; k++) {
 		buf_free(&r->ch[k].content);
 		buf_free(&r->ch[k].refusal);
@@ -653,7 +778,7 @@ test_sse(void)
 	CHECK_STR(r.ch[1].finish, "length");
 	replay_free(&r);
 	buf_init(&out, 0);
-	CHECK(cache_render_sse(multi, strlen(multi), 0, &out, err,
+	CHECK(cache_render_sse(multi, strlen(multi), NULL, 0, 0, &out, err,
 	    sizeof(err)) == 0);
 	CHECK(strstr(out.data, "\"service_tier\":\"default\"") != NULL);
 	CHECK(strstr(out.data, "\"object\":\"chat.completion\"") == NULL);
@@ -662,23 +787,157 @@ test_sse(void)
 	/* Not a chat completion: an error, out untouched. */
 	buf_init(&out, 0);
 	buf_appends(&out, "x");
-	CHECK(cache_render_sse("{\"a\":1}", 7, 1, &out, err,
+	CHECK(cache_render_sse("{\"a\":1}", 7, NULL, 0, 1, &out, err,
 	    sizeof(err)) == -1);
 	CHECK(strstr(err, "not a chat completion") != NULL);
-	CHECK(cache_render_sse("{\"choices\":[1]}", 15, 1, &out, err,
-	    sizeof(err)) == -1);
-	CHECK(cache_render_sse("{\"choices\":[{\"message\":1}]}", 27, 1, &out,
+	CHECK(cache_render_sse("{\"choices\":[1]}", 15, NULL, 0, 1, &out,
 	    err, sizeof(err)) == -1);
-	CHECK(cache_render_sse("{bad", 4, 1, &out, err, sizeof(err)) == -1);
+	CHECK(cache_render_sse("{\"choices\":[{\"message\":1}]}", 27, NULL, 0,
+	    1, &out, err, sizeof(err)) == -1);
+	CHECK(cache_render_sse("{bad", 4, NULL, 0, 1, &out, err,
+	    sizeof(err)) == -1);
 	CHECK(out.len == 1 && strcmp(out.data, "x") == 0);
 	buf_free(&out);
 
 	/* The ceiling. */
 	buf_init(&out, 100);
-	CHECK(cache_render_sse(test_answer, strlen(test_answer), 1, &out, err,
-	    sizeof(err)) == -1);
+	CHECK(cache_render_sse(test_answer, strlen(test_answer), NULL, 0, 1,
+	    &out, err, sizeof(err)) == -1);
 	CHECK(strstr(err, "over 100 bytes") != NULL && out.len == 0);
 	buf_free(&out);
+}
+
+/* Pieces of a choice: kind, tool, length. */
+struct piece_spec {
+	int	choice, kind, tool;
+	size_t	len;
+};
+
+/* The piece list of specs into b. */
+static void
+make_pieces(struct buf *b, const struct piece_spec *ps, size_t n)
+{
+	size_t	k;
+
+	buf_reset(b);
+	for (k = 0; k < n; k++)
+		CHECK(cache_piece_append(b, (enum cache_piece_kind)ps[k].kind,
+		    ps[k].choice, ps[k].tool, ps[k].len) == 0);
+}
+
+/* The stream's own cuts back on replay; pieces that do not fit: whole. */
+static void
+test_sse_pieces(void)
+{
+	static const char tools[] =
+	    "{\"id\":\"chatcmpl-2\",\"object\":\"chat.completion\",\"created\":1,"
+	    "\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+	    "\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_a\","
+	    "\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+	    "\"arguments\":\"{\\\"city\\\": \\\"Paris\\\"}\"}},{\"id\":\"call_b\","
+	    "\"type\":\"function\",\"function\":{\"name\":\"get_time\","
+	    "\"arguments\":\"{}\"}}]},\"logprobs\":null,"
+	    "\"finish_reason\":\"tool_calls\"}]}";
+	static const char two[] =
+	    "{\"id\":\"c3\",\"object\":\"chat.completion\",\"created\":2,"
+	    "\"model\":\"m\",\"choices\":["
+	    "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+	    "\"one two\"},\"logprobs\":null,\"finish_reason\":\"stop\"},"
+	    "{\"index\":1,\"message\":{\"role\":\"assistant\",\"content\":"
+	    "\"three\",\"refusal\":\"no\",\"function_call\":{\"name\":\"f\","
+	    "\"arguments\":\"{}\"}},\"logprobs\":{\"content\":[]},"
+	    "\"finish_reason\":\"stop\"}]}";
+	static const struct piece_spec tool_cuts[] = {
+		{ 0, CACHE_PIECE_TOOL, 0, 0 },
+		{ 0, CACHE_PIECE_TOOL, 0, 9 },
+		{ 0, CACHE_PIECE_TOOL, 1, 2 },
+		{ 0, CACHE_PIECE_TOOL, 0, 8 },
+	};
+	static const struct piece_spec two_cuts[] = {
+		{ 0, CACHE_PIECE_CONTENT, 0, 3 },
+		{ 1, CACHE_PIECE_CONTENT, 0, 5 },
+		{ 0, CACHE_PIECE_CONTENT, 0, 4 },
+	};
+	static const struct piece_spec short_cuts[] = {
+		{ 0, CACHE_PIECE_TOOL, 0, 9 },
+		{ 0, CACHE_PIECE_TOOL, 1, 2 },
+		{ 0, CACHE_PIECE_TOOL, 0, 7 },
+	};
+	static const struct piece_spec wrong_kind[] = {
+		{ 0, CACHE_PIECE_CONTENT, 0, 0 },
+		{ 0, CACHE_PIECE_TOOL, 0, 17 },
+		{ 0, CACHE_PIECE_TOOL, 1, 2 },
+	};
+	static const struct piece_spec no_tool[] = {
+		{ 0, CACHE_PIECE_TOOL, 0, 17 },
+		{ 0, CACHE_PIECE_TOOL, 2, 2 },
+	};
+	static const struct piece_spec utf8_cut[] = {
+		{ 0, CACHE_PIECE_CONTENT, 0, 15 },
+		{ 0, CACHE_PIECE_CONTENT, 0, 1 },
+	};
+	struct replay	r;
+	struct buf	p;
+
+	/* Content in the stream's pieces, the first one with the role. */
+	CHECK(replay_cut(test_answer, test_pieces, sizeof(test_pieces) - 1, 1,
+	    &r) == 0);
+	CHECK(r.done && !r.bad && !r.after_done);
+	CHECK(r.nchunks == 6 && r.nusage == 1 && r.null_usage == 5);
+	CHECK_STR(r.cuts.data, "c0:|c0:Hello |c0:\"there\"|c0:\n\xc3\xa9|");
+	CHECK_STR(r.ch[0].content.data, "Hello \"there\"\n\xc3\xa9");
+	CHECK_STR(r.ch[0].role, "assistant");
+	CHECK_STR(r.ch[0].finish, "stop");
+	replay_free(&r);
+	/* The same answer whole, for comparison. */
+	CHECK(replay_run(test_answer, 0, &r) == 0);
+	CHECK_STR(r.cuts.data, "c0:|c0:Hello \"there\"\n\xc3\xa9|");
+	replay_free(&r);
+
+	/* Tool calls: a header with id and name, then pieces, interleaved. */
+	buf_init(&p, 0);
+	make_pieces(&p, tool_cuts, NM_NELEM(tool_cuts));
+	CHECK(replay_cut(tools, p.data, p.len, 0, &r) == 0);
+	CHECK(r.done && !r.bad && r.nchunks == 6);
+	CHECK(r.ch[0].content_null && r.ch[0].content.len == 0);
+	CHECK_STR(r.cuts.data, "t0:call_a/get_weather:|t0:{\"city\": |"
+	    "t1:call_b/get_time:{}|t0:\"Paris\"}|");
+	CHECK_STR(r.ch[0].finish, "tool_calls");
+	replay_free(&r);
+
+	/* Two choices: each its own pieces; logprobs keep choice 1 whole. */
+	make_pieces(&p, two_cuts, NM_NELEM(two_cuts));
+	CHECK(replay_cut(two, p.data, p.len, 0, &r) == 0);
+	CHECK(r.done && !r.bad);
+	CHECK_STR(r.cuts.data, "c0:one|c0: two|c1:|c1:three|r:no|f:f:{}|");
+	CHECK(r.ch[1].logprobs);
+	replay_free(&r);
+
+	/* Pieces that do not add up, cut a character, or name what is not there: whole. */
+	make_pieces(&p, short_cuts, NM_NELEM(short_cuts));
+	CHECK(replay_cut(tools, p.data, p.len, 0, &r) == 0);
+	CHECK_STR(r.cuts.data, "t0:call_a/get_weather:{\"city\": \"Paris\"}|"
+	    "t1:call_b/get_time:{}|");
+	replay_free(&r);
+	make_pieces(&p, wrong_kind, NM_NELEM(wrong_kind));
+	CHECK(replay_cut(tools, p.data, p.len, 0, &r) == 0);
+	CHECK_STR(r.cuts.data, "t0:call_a/get_weather:{\"city\": \"Paris\"}|"
+	    "t1:call_b/get_time:{}|");
+	replay_free(&r);
+	make_pieces(&p, no_tool, NM_NELEM(no_tool));
+	CHECK(replay_cut(tools, p.data, p.len, 0, &r) == 0);
+	CHECK_STR(r.cuts.data, "t0:call_a/get_weather:{\"city\": \"Paris\"}|"
+	    "t1:call_b/get_time:{}|");
+	replay_free(&r);
+	make_pieces(&p, utf8_cut, NM_NELEM(utf8_cut));
+	CHECK(replay_cut(test_answer, p.data, p.len, 0, &r) == 0);
+	CHECK_STR(r.cuts.data, "c0:|c0:Hello \"there\"\n\xc3\xa9|");
+	replay_free(&r);
+	/* Not whole pieces: ignored. */
+	CHECK(replay_cut(test_answer, test_pieces, 7, 0, &r) == 0);
+	CHECK_STR(r.cuts.data, "c0:|c0:Hello \"there\"\n\xc3\xa9|");
+	replay_free(&r);
+	buf_free(&p);
 }
 
 int
@@ -687,10 +946,12 @@ main(void)
 	test_key();
 	test_hmac_key();
 	test_round_trip();
+	test_piece_append();
 	test_tamper();
 	test_mismatch();
 	test_bad_layout();
 	test_encode_limits();
 	test_sse();
+	test_sse_pieces();
 	UNIT_DONE();
 }
