@@ -19,6 +19,7 @@
 
 #define CACHE_MAGIC		"NMC2"
 #define CACHE_MAGIC_LEN		4
+#define CACHE_MAGIC_FAMILY	"NMC"	/* then the format's version digit */
 #define CACHE_KEY_TAG		"nextmodel-cache-key-v1"
 #define CACHE_HMAC_LABEL	"nextmodel-cache-v1"
 #define CACHE_FIELD_MAX		0xffffffffULL	/* 4-byte lengths */
@@ -28,6 +29,7 @@ static const char *const cache_verdict_names[] = {
 	[CACHE_ENTRY_BAD] = "bad",
 	[CACHE_ENTRY_FORGED] = "forged",
 	[CACHE_ENTRY_MISMATCH] = "mismatch",
+	[CACHE_ENTRY_OLD] = "old format",
 };
 
 /* Limits for parsing a stored answer before replaying it. */
@@ -300,6 +302,12 @@ cache_entry_decode_verify(const void *data, size_t len,
 	enum cache_verdict	 v = CACHE_ENTRY_OK;
 
 	memset(e, 0, sizeof(*e));
+	/* Written by an earlier version: replaced by the next fresh answer. */
+	if (data != NULL && len >= CACHE_MAGIC_LEN &&
+	    memcmp(p, CACHE_MAGIC_FAMILY, CACHE_MAGIC_LEN - 1) == 0 &&
+	    p[CACHE_MAGIC_LEN - 1] >= '1' &&
+	    p[CACHE_MAGIC_LEN - 1] < (unsigned char)CACHE_MAGIC[CACHE_MAGIC_LEN - 1])
+		return CACHE_ENTRY_OLD;
 	if (data == NULL || len < CACHE_ENTRY_OVERHEAD ||
 	    memcmp(p, CACHE_MAGIC, CACHE_MAGIC_LEN) != 0)
 		return CACHE_ENTRY_BAD;

@@ -75,7 +75,8 @@ enum cache_verdict {
 	CACHE_ENTRY_OK = 0,
 	CACHE_ENTRY_BAD,	/* not an entry of this version: short, bad header */
 	CACHE_ENTRY_FORGED,	/* the HMAC does not match */
-	CACHE_ENTRY_MISMATCH	/* a true entry, for another request */
+	CACHE_ENTRY_MISMATCH,	/* a true entry, for another request */
+	CACHE_ENTRY_OLD		/* an entry in an earlier format: a quiet miss */
 };
 
 /*
@@ -131,7 +132,8 @@ int	cache_entry_encode(const struct cache_entry *,
  * The HMAC is checked before any field is trusted, in constant time; then
  * the key inputs of the entry must equal those of the lookup (want's
  * scope, model, mode and request; its other fields are ignored).  An
- * entry of an older format ("NMC1", no pieces) is CACHE_ENTRY_BAD.
+ * entry of an older format ("NMC1", no pieces) is CACHE_ENTRY_OLD, told
+ * from its first bytes alone (a quiet miss: no stronger than a DEL).
  * Anything but CACHE_ENTRY_OK is a miss; *e is then zeroed.
  */
 enum cache_verdict cache_entry_decode_verify(const void *data, size_t len,

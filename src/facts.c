@@ -172,11 +172,15 @@ check_range(const struct json *j, int v, const char *name, int integer,
 	size_t len;
 	double d;
 
-	if (number_value(j, v, &d) != 0)
-		d = min - 1;
+	raw = json_raw(j, v, &len);
+	if (number_value(j, v, &d) != 0) {
+		errinfo_set(err, 400, "invalid_request_error", "invalid_value",
+		    name, "Invalid '%s': a number of %zu characters is not "
+		    "read; write it shorter.", name, len);
+		return -1;
+	}
 	if (d >= min && d <= max)
 		return 0;
-	raw = json_raw(j, v, &len);
 	if (len > 40)
 		len = 40;
 	errinfo_set(err, 400, "invalid_request_error", integer ?

@@ -95,6 +95,9 @@ static const struct {
 	[MC_ADMIT_FAIL_OPEN] = { "nextmodel_admission_fail_open_total",
 	    "Requests served with their budgets unchecked (Redis unreachable, "
 	    "on_redis_down open or budgets_fail_open)." },
+	[MC_SETTLE_LOST] = { "nextmodel_settlements_lost_total",
+	    "Requests whose cost never reached their budgets (Redis "
+	    "unreachable past the retries)." },
 };
 
 /* Add n to a plain counter. */

@@ -9,6 +9,7 @@
  * (outcome.c).  Stages run on libmicrohttpd's threads; admit_reply and
  * settle_done on the Redis thread.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,13 @@
 #define ADMIT_SEEN_OPEN		3	/* budgets applied, every one open */
 /* Entries of one generation of the worker's memories (two are kept). */
 #define ADMIT_MEMO_MAX		4096
+/* At most one "served fail-open" line this often (per worker). */
+#define FAIL_OPEN_LOG_MS	10000
+/* Settling a request while Redis is away: retried with these delays. */
+#define SETTLE_RETRY_FIRST_MS	1000
+#define SETTLE_RETRY_MAX_MS	10000
+#define SETTLE_RETRY_FOR_MS	(30 * 60 * 1000)	/* then given up */
+#define SETTLE_RETRY_PENDING	20000		/* jobs waiting, per worker */
 
 /* Wall-clock ms. */
 static int64_t
@@ -144,8 +152,10 @@ admit_reply(struct request *req, const struct rjob *j)
 	if (j->failed || req->gov.index >= j->ncmds ||
 	    gov_admit_reply(j->reply[req->gov.index], &req->gov.admit, err,
 	    sizeof(err)) != 0) {
-		if (!j->failed)
+		if (!j->failed) {
 			log_warnx("admission: %s", err);
+			req->gov.refused_by_redis = 1;
+		}
 		req->gov.failed = 1;
 		return;
 	}
@@ -211,6 +221,33 @@ rate_headers(struct request *req)
 }
 
 /*
+ * Say that a request was served with its budgets unchecked: at most one
+ * line every FAIL_OPEN_LOG_MS per worker, with how many went unsaid, so
+ * an outage at full request rate does not flood the log.
+ */
+static void
+fail_open_log(struct request *req, const char *why)
+{
+	static _Atomic int64_t last_ms;
+	static atomic_llong quiet;
+	int64_t now = nm_mono_ms(), last = atomic_load(&last_ms);
+	char more[96] = "";
+	long long n;
+
+	if ((last != 0 && now - last < FAIL_OPEN_LOG_MS) ||
+	    !atomic_compare_exchange_strong(&last_ms, &last, now)) {
+		atomic_fetch_add(&quiet, 1);
+		return;
+	}
+	if ((n = atomic_exchange(&quiet, 0)) > 0)
+		snprintf(more, sizeof(more), "; %lld more since the last such "
+		    "line", n);
+	log_warnx("budgets of key %s (project %s) unchecked: Redis "
+	    "unreachable, served fail-open (%s)%s", req->key.id,
+	    req->key.project, why, more);
+}
+
+/*
  * The admission's verdict: go on (reserved), 402 (a budget would be
  * passed), 429 (a rate limit).  Redis unreachable: rate limits are skipped
  * (counted), and the key's last admission decides: no budget applied, go
@@ -232,12 +269,16 @@ stage_admit_check(struct request *req)
 		metrics_count(req->w->metrics, MC_ADMIT_UNAVAILABLE, 1);
 		if ((seen = last_seen(req)) == ADMIT_SEEN_FREE)
 			return STAGE_NEXT;
-		if (seen == ADMIT_SEEN_OPEN || cfg->budgets_fail_open) {
+		/*
+		 * on_redis_down open is for a Redis that cannot be reached; one
+		 * that answers with an error (OOM, READONLY, BUSY) is not down.
+		 */
+		if ((seen == ADMIT_SEEN_OPEN && !req->gov.refused_by_redis) ||
+		    cfg->budgets_fail_open) {
 			metrics_count(req->w->metrics, MC_ADMIT_FAIL_OPEN, 1);
-			log_warnx("budgets of key %s (project %s) unchecked: "
-			    "Redis unreachable, served fail-open (%s)",
-			    req->key.id, req->key.project,
-			    seen == ADMIT_SEEN_OPEN ? "on_redis_down open" :
+			req->gov.unchecked = 1;
+			fail_open_log(req, seen == ADMIT_SEEN_OPEN &&
+			    !req->gov.refused_by_redis ? "on_redis_down open" :
 			    "budgets_fail_open");
 			return STAGE_NEXT;
 		}
@@ -287,11 +328,58 @@ stage_admit_check(struct request *req)
 	return STAGE_NEXT;
 }
 
-/* What settle_done needs: the thread to queue the audit event on. */
+/*
+ * What settle_done needs: the thread to queue the audit event (or the
+ * retry) on, and when the settlement was first tried.
+ */
 struct settle_arg {
 	struct rthread	*rt;
+	struct metrics	*metrics;
 	char		 project[72];
+	int64_t		 first_ms;	/* monotonic */
+	int64_t		 delay_ms;	/* before the next try; 0: none yet */
+	int		 tries;
 };
+
+/* Settle jobs waiting to be tried again (this worker). */
+static atomic_int settle_pending;
+
+/*
+ * A settlement Redis did not take (unreachable): the same commands again
+ * later, so the money is on the budget once Redis is back.  The settle
+ * script is idempotent for the request id while its record is kept
+ * (GOV_KEEP_MS, longer than the retries), so a try whose reply was lost
+ * is not counted twice.  0 when requeued (the job lives on), -1 given up.
+ */
+static int
+settle_retry(struct rjob *j, struct settle_arg *sa)
+{
+	int64_t now = nm_mono_ms();
+	int i;
+
+	/* Tries bound it too: a stopping thread runs delayed jobs at once. */
+	if (now - sa->first_ms >= SETTLE_RETRY_FOR_MS ||
+	    ++sa->tries > SETTLE_RETRY_FOR_MS / SETTLE_RETRY_MAX_MS + 8)
+		return -1;
+	if (sa->delay_ms == 0) {
+		if (atomic_fetch_add(&settle_pending, 1) >= SETTLE_RETRY_PENDING) {
+			atomic_fetch_sub(&settle_pending, 1);
+			return -1;
+		}
+		sa->delay_ms = SETTLE_RETRY_FIRST_MS;
+	} else
+		sa->delay_ms = NM_MIN(sa->delay_ms * 2, SETTLE_RETRY_MAX_MS);
+	for (i = 0; i < j->ncmds; i++) {
+		if (j->reply[i] != NULL)
+			freeReplyObject(j->reply[i]);
+		j->reply[i] = NULL;
+	}
+	j->failed = 0;
+	j->next = NULL;
+	j->not_before_ms = now + sa->delay_ms;
+	rthread_submit(sa->rt, j);
+	return 0;
+}
 
 /* The settle script's answer (Redis thread): a warning crossed is audited. */
 static void
@@ -305,6 +393,16 @@ settle_done(struct rjob *j)
 	const char *argv[5];
 	int i;
 
+	if (j->failed) {
+		if (settle_retry(j, sa) == 0)
+			return;
+		metrics_count(sa->metrics, MC_SETTLE_LOST, 1);
+		log_warnx("a settlement of project %s was not recorded: Redis "
+		    "unreachable for %lld s", sa->project, (long long)
+		    ((nm_mono_ms() - sa->first_ms) / 1000));
+	}
+	if (sa->delay_ms != 0)
+		atomic_fetch_sub(&settle_pending, 1);
 	for (i = 0; i < j->ncmds && !j->failed; i++) {
 		if (j->reply[i] == NULL || j->reply[i]->type != REDIS_REPLY_ARRAY ||
 		    gov_settle_reply(j->reply[i], &st, err, sizeof(err)) != 0 ||
@@ -351,7 +449,8 @@ admit_settle(struct request *req)
 	struct rjob *j;
 	char err[160];
 
-	if (!req->gov.done || req->gov.refused || req->gov.settled)
+	if ((!req->gov.done && !req->gov.unchecked) || req->gov.refused ||
+	    req->gov.settled)
 		return;
 	req->gov.settled = 1;
 	gov_request(req, &g);
@@ -361,6 +460,8 @@ admit_settle(struct request *req)
 	if ((sa = calloc(1, sizeof(*sa))) == NULL)
 		return;
 	sa->rt = req->w->rt;
+	sa->metrics = req->w->metrics;
+	sa->first_ms = nm_mono_ms();
 	snprintf(sa->project, sizeof(sa->project), "%s", req->key.project);
 	if ((j = rjob_new(settle_done, sa)) == NULL) {
 		free(sa);

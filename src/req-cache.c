@@ -318,6 +318,9 @@ stage_cache_serve(struct request *req)
 			crypto_cleanse(hkey, sizeof(hkey));
 			return replay(req, &e, want.mode);
 		}
+		/* An upgrade's leftovers are misses, not alarms. */
+		if (v == CACHE_ENTRY_OLD)
+			continue;
 		/* Whoever could write to Redis cannot make us serve it. */
 		log_warnx("cache entry %.16s... refused: %s", req->cache.key[i],
 		    cache_verdict_name(v));

@@ -129,6 +129,8 @@ struct req_gov {
 	int			 refused;	/* 402 or 429: nothing reserved */
 	int			 reserved;
 	int			 settled;
+	int			 refused_by_redis; /* an error reply, not silence */
+	int			 unchecked;	/* served fail-open: settle anyway */
 	nm_nano			 worst;		/* the worst-case cost reserved */
 	int64_t			 tokens_est;
 	struct gov_admit	 admit;

@@ -212,7 +212,12 @@ strmap_memo_put(struct strmap m[2], const char *key, size_t len, size_t val,
 		m[1] = m[0];
 		memset(&m[0], 0, sizeof(m[0]));
 	}
-	return strmap_put(&m[0], key, len, val, 1);
+	if (strmap_put(&m[0], key, len, val, 1) != -1)
+		return 1;
+	/* Out of memory: an older value must not outlive the new one. */
+	if ((v = strmap_get(&m[1], key, len)) != NULL)
+		*v = 0;
+	return -1;
 }
 
 /* Look in the newer generation, then the older. */

@@ -36,7 +36,8 @@ int	 strmap_put(struct strmap *, const char *key, size_t len, size_t val,
  * A bounded memory in two generations, m[0] the newer: key -> val goes
  * into m[0]; when m[0] holds max keys and key is not one of them, m[1] is
  * freed and m[0] becomes it.  So at most 2 x max keys, and a key put
- * again is kept.  1 added, 0 replaced, -1 out of memory.  Free both maps.
+ * again is kept.  1 added, 0 replaced, -1 out of memory (then an older
+ * value of key in m[1] reads 0: forgotten, never stale).  Free both maps.
  */
 int	 strmap_memo_put(struct strmap m[2], const char *key, size_t len,
 	    size_t val, size_t max);

@@ -10,6 +10,7 @@
  * Redis.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -678,13 +679,16 @@ parse_opts(struct ctl *ctl, int argc, char **argv, struct bench_opts *o)
 	return 0;
 }
 
-/* Write the source's URL to o->ready_file whole (a temp file renamed). */
+/*
+ * Write the source's URL to o->ready_file whole: a temp file made with
+ * O_EXCL and O_NOFOLLOW (never through a link someone planted), renamed.
+ */
 static int
 write_ready(const struct bench_opts *o)
 {
 	struct buf	 tmp;
 	FILE		*f;
-	int		 r = -1;
+	int		 fd, r = -1;
 
 	buf_init(&tmp, 8192);
 	if (buf_appendf(&tmp, "%s.tmp.%ld", o->ready_file, (long)getpid()) !=
@@ -692,8 +696,13 @@ write_ready(const struct bench_opts *o)
 		ctl_warnx("--upstream-ready-file: name too long");
 		goto out;
 	}
-	if ((f = fopen(tmp.data, "w")) == NULL) {
+	if ((fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1 || (f = fdopen(fd, "w")) == NULL) {
 		ctl_warnx("%s: %s", tmp.data, strerror(errno));
+		if (fd != -1) {
+			close(fd);
+			(void)unlink(tmp.data);
+		}
 		goto out;
 	}
 	fprintf(f, "%s\n", bench_source_url(o->src));

@@ -252,6 +252,10 @@ test('governance', async (t) => {
 					assert.equal((await e1.chat(h.chatBody('seen'), { key: k })).status, 200);
 				/* Auth is cached: o3's key known, its budgets never admitted. */
 				assert.equal((await e1.get('/v1/models', later)).status, 200);
+				/* A snapshot the restart below loads. */
+				const spent0 = BigInt(e1.redisCmd(['HGET', 'nm:{p:o2}:budget:project',
+				    'spent_nano']).trim() || '0');
+				e1.redisCmd(['SAVE']);
 				await e1.stopRedis();
 				await h.sleep(2500);
 				const away = async (k) => e1.chat(h.chatBody('while away'), { key: k });
@@ -268,6 +272,36 @@ test('governance', async (t) => {
 				const m = (await h.request(e1.url + '/metrics')).text;
 				assert.match(m, /^nextmodel_admission_fail_open_total 1$/m);
 				assert.match(e1.log(), /project o2\) unchecked: Redis unreachable, served fail-open \(on_redis_down open\)/);
+				/*
+				 * What was served unchecked reaches the budget once Redis
+				 * is back (restarted from the snapshot taken before it
+				 * went away), the settlement retried into it.
+				 */
+				const cost = h.nano(op.headers['x-nextmodel-cost-usd']);
+				assert.ok(cost > 0n, 'the fail-open answer has a cost');
+				await e1.restartRedis();
+				const spent = () => BigInt(e1.redisCmd(['HGET', 'nm:{p:o2}:budget:project',
+				    'spent_nano']).trim() || '0');
+				assert.ok(await h.waitFor(() => spent() === spent0 + cost, 30000, 200),
+				    'the budget spent ' + spent() + ', expected ' + spent0 + ' + ' + cost);
+				/* Retried once more, it is not counted twice. */
+				await h.sleep(1500);
+				assert.equal(spent(), spent0 + cost);
+				assert.match((await h.request(e1.url + '/metrics')).text,
+				    /^nextmodel_settlements_lost_total 0$/m);
+				/*
+				 * A Redis that answers with an error is not away: an
+				 * out-of-memory refusal of the admission script gives the
+				 * open budget a 503, never a request served unchecked.
+				 */
+				e1.redisCmd(['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
+				e1.redisCmd(['CONFIG', 'SET', 'maxmemory', '1']);
+				const oom = await away(open);
+				e1.redisCmd(['CONFIG', 'SET', 'maxmemory', '0']);
+				assert.equal(oom.status, 503, oom.text);
+				assert.equal(oom.json.error.code, 'budget_unavailable');
+				assert.match((await h.request(e1.url + '/metrics')).text,
+				    /^nextmodel_admission_fail_open_total 1$/m);
 			} finally {
 				await e1.stop();
 			}

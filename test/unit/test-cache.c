@@ -270,6 +270,10 @@ test_tamper(void)
 	CHECK(cache_entry_decode_verify(NULL, 0, key, &e, &d) ==
 	    CACHE_ENTRY_BAD);
 	CHECK(cache_entry_decode_verify("NMC1", 4, key, &e, &d) ==
+	    CACHE_ENTRY_OLD);
+	CHECK(cache_entry_decode_verify("NMC3", 4, key, &e, &d) ==
+	    CACHE_ENTRY_BAD);
+	CHECK(cache_entry_decode_verify("NMC0", 4, key, &e, &d) ==
 	    CACHE_ENTRY_BAD);
 	/*
 	 * Boundaries moved, the total kept ("Hello" and " \"there\"" for
@@ -387,14 +391,14 @@ test_bad_layout(void)
 	    CACHE_ENTRY_BAD);
 	buf_free(&x);
 
-	/* The format before pieces ("NMC1", no pieces field), re-signed. */
+	/* The format before pieces ("NMC1", no pieces field): a quiet miss. */
 	buf_init(&x, 0);
 	buf_append(&x, b.data, body - 32 - 4);
 	memcpy(x.data, "NMC1", 4);
 	crypto_hmac_sha256(key, 32, x.data, x.len, mac);
 	buf_append(&x, mac, 32);
 	CHECK(cache_entry_decode_verify(x.data, x.len, key, &e, &d) ==
-	    CACHE_ENTRY_BAD);
+	    CACHE_ENTRY_OLD);
 	CHECK(d.answer.p == NULL);
 	buf_free(&x);
 

@@ -71,6 +71,11 @@ static const struct chat_case chat_cases[] = {
 	{ P("\"temperature\":2"), 0, NULL, 0, 0, 0 },
 	{ P("\"temperature\":0.15e+1"), 0, NULL, 0, 0, 0 },
 	{ P("\"temperature\":null"), 0, NULL, 0, 0, 0 },
+	{ P("\"temperature\":1e400"), -1, "temperature", 0, 0, 0 },
+	/* 130 characters: refused as unreadable, not as out of range. */
+	{ P("\"temperature\":0.000000000000000000000000000000000000000000000000"
+	    "0000000000000000000000000000000000000000000000000000000000000000000"
+	    "0000000000001"), -1, "temperature", 0, 0, 0 },
 	{ P("\"top_p\":1.0000001"), -1, "top_p", 0, 0, 0 },
 	{ P("\"top_p\":\"0.5\""), -1, "top_p", 0, 0, 0 },
 	{ P("\"top_p\":2.5E-1"), 0, NULL, 0, 0, 0 },
