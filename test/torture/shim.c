@@ -288,7 +288,8 @@ shim_disarm(struct shim_report *r)
 		}
 	}
 	/* Leaked blocks are left to LeakSanitizer; the table starts afresh. */
-	memset(shim_live, 0, sizeof(shim_live));
+	if (shim_nlive > 0)
+		memset(shim_live, 0, sizeof(shim_live));
 	shim_nlive = 0;
 }
 

@@ -7,7 +7,8 @@
  * neither crashes nor leaks (every block the run allocated is freed), and
  * either reports failure or succeeds with exactly the baseline's output.
  * NM_TORTURE_ONLY=text limits it to "scenario/seed" names containing text;
- * NM_TORTURE_VERBOSE=1 prints each finding's failed-allocation stack.
+ * NM_TORTURE_VERBOSE=1 names each run before it starts and prints each
+ * finding's failed-allocation stack (test/torture/symbolize.sh reads it).
  */
 
 #include <sys/stat.h>
@@ -103,6 +104,9 @@ torture_run(const struct torture_scenario *s, const char *seed, const char *p,
 
 	snprintf(torture_where, sizeof(torture_where), "%s/%s N=%lu", s->name,
 	    seed, fail_at);
+	/* UBSan dies without the death callback: the last line says where. */
+	if (torture_verbose)
+		fprintf(stderr, "torture: run %s\n", torture_where);
 	torture_digest = 0xcbf29ce484222325ULL;
 	torture_last_status = 0;
 	shim_arm(fail_at);
