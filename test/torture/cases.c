@@ -39,6 +39,7 @@ record_buf(const struct buf *b)
 
 /* --- JSON: the parser, accessors that copy, the writer ------------------ */
 
+/* Parse, copy every string out, write strings and the object back. */
 static enum torture_result
 case_json(const char *p, size_t n)
 {
@@ -87,6 +88,7 @@ case_json(const char *p, size_t n)
 
 /* --- canonicalisation: the cache key's input ---------------------------- */
 
+/* canon_text on the bytes, canon_write and both canon_request forms on the document. */
 static enum torture_result
 case_canon(const char *p, size_t n)
 {
@@ -130,6 +132,7 @@ case_canon(const char *p, size_t n)
 
 /* --- SSE: the parser in pieces, and the emitter ------------------------- */
 
+/* sse_cb: record an event and write it back out as the gateway would. */
 static int
 sse_event_cb(void *arg, const struct sse_event *ev)
 {
@@ -147,6 +150,7 @@ sse_event_cb(void *arg, const struct sse_event *ev)
 	return 0;
 }
 
+/* Parse in 7-byte pieces, emitting each event again. */
 static enum torture_result
 case_sse(const char *p, size_t n)
 {
@@ -173,6 +177,7 @@ case_sse(const char *p, size_t n)
 
 /* --- the assembler: a stream rebuilt whole for the cache ---------------- */
 
+/* Feed a stream in two halves, then take the whole answer. */
 static enum torture_result
 case_assemble(const char *p, size_t n)
 {
@@ -210,6 +215,7 @@ case_assemble(const char *p, size_t n)
 
 /* --- the cache entry: encode, decode, the SSE replay -------------------- */
 
+/* Encode an entry of an assembled answer, decode it, render its SSE replay. */
 static enum torture_result
 case_cache(const char *p, size_t n)
 {
@@ -279,6 +285,7 @@ case_cache(const char *p, size_t n)
 
 /* --- receipts: the signed line, verified and read back ------------------ */
 
+/* Write a receipt (served or refused), verify and parse it back. */
 static enum torture_result
 case_receipt(const char *variant, size_t n)
 {
@@ -330,6 +337,7 @@ case_receipt(const char *variant, size_t n)
 		r.billing_basis = "none";
 	}
 	buf_init(&line, RECEIPT_MAX_LINE);
+	memset(&v, 0, sizeof(v));	/* recorded whole: no stray bytes */
 	err[0] = '\0';
 	if (receipt_write(&r, key, &line) == -1)
 		res = T_FAILED;
@@ -385,6 +393,7 @@ route_load(void)
 	return route_cat != NULL && route_set != NULL ? 0 : -1;
 }
 
+/* A chat body's facts, then a decision and a quote for a few model names. */
 static enum torture_result
 case_route(const char *p, size_t n)
 {
@@ -540,6 +549,7 @@ unwrap(int mode, const char *p, size_t n, size_t *len)
 /* Bytes per sse_feed call of a source's stream; 0: all at once. */
 static size_t case_piece;
 
+/* One input of test/fuzz/fuzz-providers.c's shape: provider and mode, then the payload. */
 static enum torture_result
 case_providers(const char *data, size_t size)
 {
@@ -687,15 +697,95 @@ case_streams(const char *data, size_t size)
 	return res;
 }
 
+/* The unit tests' recorded cases: payload files without the fuzz input's three bytes. */
+static enum torture_result
+case_headed(unsigned char kind, unsigned char mode, unsigned char extra,
+    const char *p, size_t n)
+{
+	enum torture_result	 res;
+	char			*in;
+
+	shim_pause();
+	in = malloc(n + 3);
+	shim_resume();
+	if (in == NULL)
+		return torture_bad("no memory for the input");
+	in[0] = (char)kind;
+	in[1] = (char)mode;
+	in[2] = (char)extra;
+	memcpy(in + 3, p, n);
+	res = case_providers(in, n + 3);
+	free(in);
+	return res;
+}
+
+/* Anthropic: a client's request, answers, streams (with usage asked), errors (as 429s). */
+static enum torture_result
+case_anthropic_req(const char *p, size_t n)
+{
+	return case_headed(1, 0, 0, p, n);
+}
+
+static enum torture_result
+case_anthropic_ans(const char *p, size_t n)
+{
+	return case_headed(1, 1, 0, p, n);
+}
+
+static enum torture_result
+case_anthropic_sse(const char *p, size_t n)
+{
+	return case_headed(1, 14, 0, p, n);
+}
+
+static enum torture_result
+case_anthropic_err(const char *p, size_t n)
+{
+	return case_headed(1, 3, 29, p, n);
+}
+
+/* Gemini: the same, by the names of its recorded files. */
+static enum torture_result
+case_gemini_req(const char *p, size_t n)
+{
+	return case_headed(2, 0, 0, p, n);
+}
+
+static enum torture_result
+case_gemini_ans(const char *p, size_t n)
+{
+	return case_headed(2, 1, 0, p, n);
+}
+
+static enum torture_result
+case_gemini_sse(const char *p, size_t n)
+{
+	return case_headed(2, 14, 0, p, n);
+}
+
 const struct torture_scenario torture_scenarios[] = {
-	{ "json",	"json",		NULL,		case_json },
-	{ "canon",	"canon",	NULL,		case_canon },
-	{ "sse",	"sse",		NULL,		case_sse },
-	{ "assemble",	"assemble",	NULL,		case_assemble },
-	{ "cache",	"assemble",	NULL,		case_cache },
-	{ "receipt",	NULL,		receipt_seeds,	case_receipt },
-	{ "route",	"json",		NULL,		case_route },
-	{ "providers",	"providers",	NULL,		case_providers },
-	{ "streams",	"providers",	NULL,		case_streams },
-	{ NULL,		NULL,		NULL,		NULL }
+	{ "json",	"fuzz/corpus/json",	NULL,	NULL,	case_json },
+	{ "canon",	"fuzz/corpus/canon",	NULL,	NULL,	case_canon },
+	{ "sse",	"fuzz/corpus/sse",	NULL,	NULL,	case_sse },
+	{ "assemble",	"fuzz/corpus/assemble",	NULL,	NULL,	case_assemble },
+	{ "cache",	"fuzz/corpus/assemble",	NULL,	NULL,	case_cache },
+	{ "receipt",	NULL,		receipt_seeds,	NULL,	case_receipt },
+	{ "route",	"fuzz/corpus/json",	NULL,	NULL,	case_route },
+	{ "providers",	"fuzz/corpus/providers", NULL,	NULL,	case_providers },
+	{ "streams",	"fuzz/corpus/providers", NULL,	NULL,	case_streams },
+	{ "anth-req",	"unit/data/anthropic/request", NULL, NULL,
+	    case_anthropic_req },
+	{ "anth-ans",	"unit/data/anthropic/response", NULL, NULL,
+	    case_anthropic_ans },
+	{ "anth-sse",	"unit/data/anthropic/stream", NULL, "*.sse",
+	    case_anthropic_sse },
+	{ "anth-err",	"unit/data/anthropic/error", NULL, NULL,
+	    case_anthropic_err },
+	{ "gem-req",	"unit/data/gemini",	NULL,	"req-*",
+	    case_gemini_req },
+	{ "gem-ans",	"unit/data/gemini",	NULL,	"ans-*",
+	    case_gemini_ans },
+	{ "gem-sse",	"unit/data/gemini",	NULL,	"stream-*",
+	    case_gemini_sse },
+	{ NULL,		NULL,		NULL,		NULL,	NULL }
 };

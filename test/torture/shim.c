@@ -148,6 +148,7 @@ shim_made(void *p, size_t size, void *site, unsigned long seq)
 	return p;
 }
 
+/* malloc as our objects see it. */
 void *
 __wrap_malloc(size_t n)
 {
@@ -159,6 +160,7 @@ __wrap_malloc(size_t n)
 	return shim_made(__real_malloc(n), n, site, seq);
 }
 
+/* calloc as our objects see it. */
 void *
 __wrap_calloc(size_t n, size_t size)
 {
@@ -191,12 +193,14 @@ shim_realloc(void *old, size_t n, void *site)
 	return shim_made(p, n, site, seq);
 }
 
+/* realloc as our objects see it. */
 void *
 __wrap_realloc(void *old, size_t n)
 {
 	return shim_realloc(old, n, __builtin_return_address(0));
 }
 
+/* reallocarray, checked for overflow here and done by the real realloc. */
 void *
 __wrap_reallocarray(void *old, size_t n, size_t size)
 {
@@ -223,18 +227,21 @@ shim_dup(const char *s, size_t n, void *site)
 	return p;
 }
 
+/* strdup as our objects see it. */
 char *
 __wrap_strdup(const char *s)
 {
 	return shim_dup(s, strlen(s), __builtin_return_address(0));
 }
 
+/* strndup as our objects see it. */
 char *
 __wrap_strndup(const char *s, size_t n)
 {
 	return shim_dup(s, strnlen(s, n), __builtin_return_address(0));
 }
 
+/* free: a tracked block is forgotten, any block freed for real. */
 void
 __wrap_free(void *p)
 {
@@ -293,12 +300,14 @@ shim_disarm(struct shim_report *r)
 	shim_nlive = 0;
 }
 
+/* Stop counting the driver's own allocations (nests). */
 void
 shim_pause(void)
 {
 	shim_paused++;
 }
 
+/* Count again after shim_pause(). */
 void
 shim_resume(void)
 {

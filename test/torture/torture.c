@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,7 +38,9 @@ static uint64_t	torture_digest;
 static int	torture_last_status;
 static char	torture_where[512];	/* the run under way, for a crash */
 static int	torture_verbose;
+static unsigned long torture_base_ok;	/* seeds whose baseline succeeded */
 
+/* FNV-1a over the bytes, then a separator, so that [ab][c] and [a][bc] differ. */
 void
 torture_record(const void *p, size_t n)
 {
@@ -49,18 +52,21 @@ torture_record(const void *p, size_t n)
 	torture_digest = (torture_digest ^ 0xff) * 0x100000001b3ULL;
 }
 
+/* A number into the digest. */
 void
 torture_record_int(long long v)
 {
 	torture_record(&v, sizeof(v));
 }
 
+/* The status a failed run answered with (checked by torture_seed). */
 void
 torture_status(int status)
 {
 	torture_last_status = status;
 }
 
+/* Say which promise the current run broke; returns T_BAD. */
 enum torture_result
 torture_bad(const char *fmt, ...)
 {
@@ -86,6 +92,7 @@ torture_died(void)
 }
 
 #if !defined(__SANITIZE_ADDRESS__)
+/* Plain build: name the run, then die of the signal as before. */
 static void
 torture_signal(int sig)
 {
@@ -145,6 +152,8 @@ torture_seed(const struct torture_scenario *s, const char *seed, const char *p,
 
 	base = torture_run(s, seed, p, n, 0, &r, &base_digest);
 	k = r.allocs;
+	if (base == T_OK)
+		torture_base_ok++;
 	if (base == T_BAD || r.leaks > 0) {
 		torture_report(base == T_BAD ? "broken without any failure" :
 		    "leaks without any failure", &r);
@@ -259,7 +268,7 @@ torture_scenario(const struct torture_scenario *s, const char *srcdir,
 	char		  dir[4096];
 	int		  i, n, found = 0;
 
-	snprintf(dir, sizeof(dir), "%s/test/fuzz/corpus/%s", srcdir,
+	snprintf(dir, sizeof(dir), "%s/test/%s", srcdir,
 	    s->corpus != NULL ? s->corpus : "");
 	if (s->seeds != NULL) {
 		for (i = 0; s->seeds[i] != NULL; i++)
@@ -272,13 +281,16 @@ torture_scenario(const struct torture_scenario *s, const char *srcdir,
 		return 1;
 	}
 	for (i = 0; i < n; i++) {
-		found += torture_file(s, dir, ents[i]->d_name, nseeds, injected);
+		if (s->glob == NULL || fnmatch(s->glob, ents[i]->d_name, 0) == 0)
+			found += torture_file(s, dir, ents[i]->d_name, nseeds,
+			    injected);
 		free(ents[i]);
 	}
 	free(ents);
 	return found;
 }
 
+/* Every scenario on its seeds; exit 1 on any finding. */
 int
 main(void)
 {
@@ -303,11 +315,12 @@ main(void)
 #endif
 	for (s = torture_scenarios; s->name != NULL; s++) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		nseeds = injected = 0;
+		nseeds = injected = torture_base_ok = 0;
 		found = torture_scenario(s, srcdir, &nseeds, &injected);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		printf("%-10s %3lu seeds %7lu failed allocations %3d findings "
-		    "%6.2fs\n", s->name, nseeds, injected, found,
+		printf("%-10s %3lu seeds (%3lu succeed) %6lu failed allocations "
+		    "%3d findings %5.2fs\n", s->name, nseeds, torture_base_ok,
+		    injected, found,
 		    (double)(t1.tv_sec - t0.tv_sec) +
 		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 		nscen++;

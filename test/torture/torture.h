@@ -22,8 +22,9 @@ enum torture_result {
 
 struct torture_scenario {
 	const char	*name;
-	const char	*corpus;	/* under test/fuzz/corpus; NULL: built in */
+	const char	*corpus;	/* a folder under test/; NULL: built in */
 	const char *const *seeds;	/* NULL: every file of the corpus */
+	const char	*glob;		/* of those, only names matching; NULL: all */
 	enum torture_result (*run)(const char *, size_t);
 };
 
