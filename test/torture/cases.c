@@ -619,12 +619,7 @@ case_providers(const char *data, size_t size)
 			break;
 		if ((mode == 0 ? ops->chat_encode(&ctx, &j, &ur, &err) :
 		    ops->embed_encode(&ctx, &j, &ur, &err)) != 0) {
-			/* The client may have quoted the key text itself. */
 			res = check_errinfo(&err, "encode");
-			if (res == T_BAD && err.status >= 400 &&
-			    err.status <= 599 && err.type[0] != '\0' &&
-			    err.message[0] != '\0')
-				res = T_FAILED;
 		} else if (ur.url == NULL || ur.body == NULL)
 			res = torture_bad("encode: success without a request");
 		else {

@@ -50,6 +50,7 @@ static int		 shim_armed;
 static int		 shim_paused;
 static unsigned long	 shim_count;
 static unsigned long	 shim_fail_at;
+static int		 shim_sticky;	/* fail every allocation from fail_at on */
 static int		 shim_failed;
 static void		*shim_fail_site;
 static void		*shim_frames[SHIM_FRAMES];
@@ -130,8 +131,12 @@ shim_should_fail(void *site, unsigned long *seq)
 	if (!shim_armed || shim_paused)
 		return 0;
 	*seq = ++shim_count;
-	if (shim_count != shim_fail_at)
+	if (shim_fail_at == 0 || shim_count < shim_fail_at ||
+	    (shim_count > shim_fail_at && !shim_sticky))
 		return 0;
+	errno = ENOMEM;
+	if (shim_failed)
+		return 1;
 	shim_failed = 1;
 	shim_fail_site = site;
 	shim_nframes = backtrace(shim_frames, SHIM_FRAMES);
@@ -252,9 +257,9 @@ __wrap_free(void *p)
 	__real_free(p);
 }
 
-/* Count from now on and fail allocation number fail_at (0: none). */
+/* Count from now on and fail allocation number fail_at (0: none), or every one from it on (sticky). */
 void
-shim_arm(unsigned long fail_at)
+shim_arm(unsigned long fail_at, int sticky)
 {
 	static int	warm;
 
@@ -265,6 +270,7 @@ shim_arm(unsigned long fail_at)
 	}
 	shim_count = 0;
 	shim_fail_at = fail_at;
+	shim_sticky = sticky;
 	shim_failed = 0;
 	shim_fail_site = NULL;
 	shim_nframes = 0;

@@ -14,15 +14,18 @@
 /* What one armed run saw. */
 struct shim_report {
 	unsigned long	 allocs;	/* allocation calls while armed */
-	int		 failed;	/* the Nth was failed */
+	int		 failed;	/* the Nth was failed (and maybe more) */
 	void		*fail_site;	/* its caller */
 	unsigned long	 leaks;		/* blocks of this run still live */
 	void		*leak_site;	/* the caller that made the first of them */
 	size_t		 leak_size;
 };
 
-/* Count from now on and fail allocation number fail_at (0: none). */
-void	shim_arm(unsigned long fail_at);
+/*
+ * Count from now on and fail allocation number fail_at (0: none); sticky:
+ * that one and every later one (memory that stays short).
+ */
+void	shim_arm(unsigned long fail_at, int sticky);
 /* Stop counting; fill r, leaks included. */
 void	shim_disarm(struct shim_report *r);
 /* Leave the driver's own allocations uncounted (and never failed) for a while. */

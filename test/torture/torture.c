@@ -32,7 +32,7 @@
 #include "torture.h"
 
 #define TORTURE_MAX_FILE	(1024 * 1024)
-#define TORTURE_MAX_REPORTS	50	/* findings printed per seed */
+#define TORTURE_MAX_REPORTS	10	/* findings printed per seed */
 
 static uint64_t	torture_digest;
 static int	torture_last_status;
@@ -102,21 +102,22 @@ torture_signal(int sig)
 }
 #endif
 
-/* One run with allocation fail_at failing (0: none); the shim's report in r. */
+/* One run with allocation fail_at failing (0: none; sticky: and all after it); the shim's report in r. */
 static enum torture_result
 torture_run(const struct torture_scenario *s, const char *seed, const char *p,
-    size_t n, unsigned long fail_at, struct shim_report *r, uint64_t *digest)
+    size_t n, unsigned long fail_at, int sticky, struct shim_report *r,
+    uint64_t *digest)
 {
 	enum torture_result	res;
 
-	snprintf(torture_where, sizeof(torture_where), "%s/%s N=%lu", s->name,
-	    seed, fail_at);
+	snprintf(torture_where, sizeof(torture_where), "%s/%s N=%lu%s", s->name,
+	    seed, fail_at, sticky ? "+" : "");
 	/* UBSan dies without the death callback: the last line says where. */
 	if (torture_verbose)
 		fprintf(stderr, "torture: run %s\n", torture_where);
 	torture_digest = 0xcbf29ce484222325ULL;
 	torture_last_status = 0;
-	shim_arm(fail_at);
+	shim_arm(fail_at, sticky);
 	res = s->run(p, n);
 	shim_disarm(r);
 	*digest = torture_digest;
@@ -138,7 +139,11 @@ torture_report(const char *what, const struct shim_report *r)
 		shim_print_fail_stack();
 }
 
-/* Baseline, then every allocation failed in turn; adds to the counts, returns findings. */
+/*
+ * Baseline, then every allocation failed in turn, then every one from N
+ * on failed (N=5+: memory that stays short, so error paths that allocate
+ * fail too); adds to the counts, returns findings.
+ */
 static int
 torture_seed(const struct torture_scenario *s, const char *seed, const char *p,
     size_t n, unsigned long *injected)
@@ -147,10 +152,10 @@ torture_seed(const struct torture_scenario *s, const char *seed, const char *p,
 	enum torture_result	base, res;
 	uint64_t		base_digest, digest;
 	unsigned long		k, fail_at;
-	int			found = 0;
+	int			found = 0, sticky;
 	char			what[128];
 
-	base = torture_run(s, seed, p, n, 0, &r, &base_digest);
+	base = torture_run(s, seed, p, n, 0, 0, &r, &base_digest);
 	k = r.allocs;
 	if (base == T_OK)
 		torture_base_ok++;
@@ -159,8 +164,12 @@ torture_seed(const struct torture_scenario *s, const char *seed, const char *p,
 		    "leaks without any failure", &r);
 		return 1;
 	}
+	for (sticky = 0; sticky < 2; sticky++)
 	for (fail_at = 1; fail_at <= k; fail_at++) {
-		res = torture_run(s, seed, p, n, fail_at, &r, &digest);
+		/* Failing the last one and all after it is the same as failing it alone. */
+		if (sticky && fail_at == k)
+			break;
+		res = torture_run(s, seed, p, n, fail_at, sticky, &r, &digest);
 		(*injected)++;
 		what[0] = '\0';
 		if (!r.failed)
@@ -318,8 +327,9 @@ main(void)
 		nseeds = injected = torture_base_ok = 0;
 		found = torture_scenario(s, srcdir, &nseeds, &injected);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		printf("%-10s %3lu seeds (%3lu succeed) %6lu failed allocations "
-		    "%3d findings %5.2fs\n", s->name, nseeds, torture_base_ok,
+		printf("%-10s %3lu seeds (%3lu succeed) %6lu runs failing "
+		    "allocations %3d findings %5.2fs\n", s->name, nseeds,
+		    torture_base_ok,
 		    injected, found,
 		    (double)(t1.tv_sec - t0.tv_sec) +
 		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -327,7 +337,7 @@ main(void)
 		all_injected += injected;
 		all_found += found;
 	}
-	printf("%d scenarios, %lu failed allocations, %d findings\n", nscen,
+	printf("%d scenarios, %lu runs failing allocations, %d findings\n", nscen,
 	    all_injected, all_found);
 	return all_found > 0 ? 1 : 0;
 }
