@@ -20,6 +20,8 @@
 
 #define JSON_DEFAULT_DEPTH	64
 #define JSON_DEFAULT_TOKENS	1000000
+/* json_parse's message when an allocation failed (json_oom). */
+#define JSON_OOM		"out of memory"
 #define JSON_DEPTH_STACK	256	/* depths up to this need no malloc */
 #define JSON_KEY_SHOWN		40	/* bytes of a duplicate key in the message */
 #define JSON_PAIRWISE_MAX	8	/* objects this small are checked pairwise */
@@ -299,7 +301,7 @@ json_validate(const char *s, size_t len, const struct json_limits *lim,
 
 	if (lim->max_depth > JSON_DEPTH_STACK &&
 	    (stack = malloc((size_t)lim->max_depth)) == NULL) {
-		json_err(err, errlen, "out of memory");
+		json_err(err, errlen, JSON_OOM);
 		return -1;
 	}
 	for (;;) {
@@ -727,12 +729,19 @@ json_check_dups(const struct json *j, int maxdepth, char *err, size_t errlen)
 	ret = 0;
 	goto out;
 oom:
-	json_err(err, errlen, "out of memory");
+	json_err(err, errlen, JSON_OOM);
 out:
 	free(keys);
 	free(open);
 	free(base);
 	return ret;
+}
+
+/* 1 if json_parse's err says it ran out of memory, not that the text is bad. */
+int
+json_oom(const char *err)
+{
+	return err != NULL && strcmp(err, JSON_OOM) == 0;
 }
 
 /* Parse and fully validate one document; j->tok is owned by j. */
@@ -767,7 +776,7 @@ json_parse(struct json *j, const char *src, size_t len,
 	j->src = src;
 	j->len = len;
 	if ((j->tok = calloc((size_t)ntok, sizeof(*j->tok))) == NULL) {
-		json_err(err, errlen, "out of memory");
+		json_err(err, errlen, JSON_OOM);
 		goto fail;
 	}
 	while (json_class[(unsigned char)src[pos]] & JC_SPACE)

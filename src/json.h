@@ -46,6 +46,8 @@ enum json_type { JSON_NONE = 0, JSON_OBJECT, JSON_ARRAY, JSON_STRING,
 int	 json_parse(struct json *j, const char *src, size_t len,
 	    const struct json_limits *lim, char *err, size_t errlen);
 void	 json_free(struct json *j);	/* json_free on a zeroed struct is fine */
+/* 1 if json_parse's err says it ran out of memory, not that the text is bad. */
+int	 json_oom(const char *err);
 
 enum json_type json_type(const struct json *, int i);
 /* Index of the token after the whole value at i (skips its subtree). */

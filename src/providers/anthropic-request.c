@@ -732,6 +732,10 @@ put_input(struct conv *cv, struct buf *b, int args, int msg, int k)
 	}
 	if (json_parse(&aj, s, len, &cv->ctx->lim, e, sizeof(e)) != 0 ||
 	    json_type(&aj, 0) != JSON_OBJECT) {
+		if (json_oom(e)) {
+			r = oom(cv->err);
+			goto out;
+		}
 		bad(cv->err, "messages", "invalid_value", "messages[%d]."
 		    "tool_calls[%d].function.arguments is not a JSON object "
 		    "(%s); model '%s' needs the arguments as an object.", msg, k,

@@ -374,6 +374,10 @@ call_parts(struct enc *e, int i, int tcs)
 			len = 0;
 		if (len > 0 && (json_parse(&aj, p, len, &inner_lim, emsg,
 		    sizeof(emsg)) != 0 || json_type(&aj, 0) != JSON_OBJECT)) {
+			if (json_oom(emsg)) {
+				gemini_no_memory(e->err);
+				goto out;
+			}
 			gemini_bad_request(e->err, "invalid_value", pname(e,
 			    "messages[%d].tool_calls[%d].function.arguments", i, k),
 			    "'%s' must be a JSON object for the Gemini API.",
@@ -447,6 +451,7 @@ tool_response(struct buf *b, const char *text, size_t len)
 	int r;
 
 	memset(&rj, 0, sizeof(rj));
+	emsg[0] = '\0';
 	trim(&p, &n);
 	if (n > 0 && json_parse(&rj, p, n, &inner_lim, emsg, sizeof(emsg)) == 0) {
 		if (json_type(&rj, 0) == JSON_OBJECT)
@@ -457,6 +462,9 @@ tool_response(struct buf *b, const char *text, size_t len)
 		json_free(&rj);
 		return r;
 	}
+	/* Out of memory is no reason to send JSON as a string. */
+	if (json_oom(emsg))
+		return -1;
 	return buf_appends(b, "{\"result\":") | json_write_str(b, text, len) |
 	    buf_appendc(b, '}');
 }
@@ -512,10 +520,15 @@ response_part(struct enc *e, int i, int m)
 	} else if (json_type(j, c) == JSON_ARRAY) {
 		for (k = 0, p = c + 1; k < json_size(j, c); k++, p = json_skip(j, p)) {
 			if (!json_streq(j, json_get(j, p, "type"), "text") ||
-			    (s = json_strdup(j, json_get(j, p, "text"), &len)) == NULL) {
+			    json_type(j, json_get(j, p, "text")) != JSON_STRING) {
 				gemini_bad_request(e->err, "invalid_value", pname(e,
 				    "messages[%d].content[%d]", i, k), "'%s' must "
 				    "be a text part.", e->param);
+				goto out;
+			}
+			if ((s = json_strdup(j, json_get(j, p, "text"),
+			    &len)) == NULL) {
+				gemini_no_memory(e->err);
 				goto out;
 			}
 			r = buf_append(&text, s, len);

@@ -102,19 +102,21 @@ method_url(const struct prov_ctx *ctx, const char *method)
 	const char *base = ctx->prov->base_url, *m = gemini_upstream(ctx);
 	struct buf b;
 	size_t len;
+	int r = 0;
 
 	buf_init(&b, 0);
-	buf_appends(&b, base);
+	r |= buf_appends(&b, base);
 	if (!ends_with(base, "/v1beta") && !ends_with(base, "/v1"))
-		buf_appends(&b, "/v1beta");
-	buf_appends(&b, "/models/");
+		r |= buf_appends(&b, "/v1beta");
+	r |= buf_appends(&b, "/models/");
 	for (; *m != '\0'; m++) {
 		if (isalnum((unsigned char)*m) || strchr("-._~", *m) != NULL)
-			buf_appendc(&b, *m);
+			r |= buf_appendc(&b, *m);
 		else
-			buf_appendf(&b, "%%%02X", (unsigned char)*m);
+			r |= buf_appendf(&b, "%%%02X", (unsigned char)*m);
 	}
-	if (buf_appendf(&b, ":%s", method) != 0) {
+	/* One refused piece would leave a URL missing it: all or nothing. */
+	if ((r | buf_appendf(&b, ":%s", method)) != 0) {
 		buf_free(&b);
 		return NULL;
 	}
@@ -536,8 +538,8 @@ answer_id(const struct prov_ctx *ctx, const struct json *j, char *out,
 	snprintf(out, outlen, "chatcmpl-%s", rid);
 }
 
-/* The model of our answer as JSON text: modelVersion, or the catalog's name. */
-static void
+/* The model of our answer as JSON text: modelVersion, or the catalog's name.  -1: OOM. */
+static int
 answer_model(const struct prov_ctx *ctx, const struct json *j, char *out,
     size_t outlen)
 {
@@ -549,13 +551,23 @@ answer_model(const struct prov_ctx *ctx, const struct json *j, char *out,
 	json_ptr(j, v, &n);
 	if (json_type(j, v) != JSON_STRING || n == 0 ||
 	    json_write_raw(&b, j, v) != 0) {
+		/* Too long falls back to our name; out of memory fails. */
+		if (json_type(j, v) == JSON_STRING && n > 0 && !b.toobig)
+			goto oom;
 		buf_reset(&b);
 		b.toobig = 0;
-		if (json_write_cstr(&b, gemini_upstream(ctx)) != 0)
+		if (json_write_cstr(&b, gemini_upstream(ctx)) != 0) {
+			if (!b.toobig)
+				goto oom;
 			buf_reset(&b);
+		}
 	}
 	snprintf(out, outlen, "%s", b.len > 0 ? b.data : "\"gemini\"");
 	buf_free(&b);
+	return 0;
+oom:
+	buf_free(&b);
+	return -1;
 }
 
 /* The message of one candidate: content, thoughts, tool calls. */
@@ -648,7 +660,10 @@ gemini_chat_decode(struct prov_ctx *ctx, const char *body, size_t len,
 		goto out;
 	}
 	answer_id(ctx, &j, id, sizeof(id));
-	answer_model(ctx, &j, model, sizeof(model));
+	if (answer_model(ctx, &j, model, sizeof(model)) != 0) {
+		gemini_no_memory(err);
+		goto out;
+	}
 	w |= buf_appendf(out, "{\"id\":\"%s\",\"object\":\"chat.completion\","
 	    "\"created\":%lld,\"model\":%s,\"choices\":[", id,
 	    (long long)ctx->created, model);
@@ -796,7 +811,10 @@ gemini_chat_event(struct prov_ctx *ctx, const struct sse_event *ev,
 	}
 	if (st->id[0] == '\0') {
 		answer_id(ctx, &j, st->id, sizeof(st->id));
-		answer_model(ctx, &j, st->model, sizeof(st->model));
+		if (answer_model(ctx, &j, st->model, sizeof(st->model)) != 0) {
+			gemini_no_memory(err);
+			goto out;
+		}
 	}
 	usage_read(&j, json_get(&j, 0, "usageMetadata"), &ctx->usage);
 	cands = json_get(&j, 0, "candidates");

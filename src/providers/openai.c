@@ -427,7 +427,7 @@ put_tool_calls9(struct buf *b, const struct json *j, int tc)
 	return r;
 }
 
-/* messages for Mistral: allowed members only, ids rewritten.  -1 + err. */
+/* messages for Mistral: allowed members only, ids rewritten.  -2 + err (refused), -1 (OOM). */
 static int
 put_messages_mistral(struct prov_ctx *ctx, struct buf *b, const struct json *j,
     int msgs, struct errinfo *err)
@@ -450,7 +450,7 @@ put_messages_mistral(struct prov_ctx *ctx, struct buf *b, const struct json *j,
 			    "Mistral API).", ctx->model->id, i);
 			snprintf(err->param, sizeof(err->param),
 			    "messages[%d].role", i);
-			return -1;
+			return -2;
 		}
 		if (i > 0)
 			r |= buf_appendc(b, ',');
@@ -522,8 +522,8 @@ encode_mistral(struct prov_ctx *ctx, const struct json *j, struct buf *b,
 	r |= json_write_cstr(b, upstream_name(ctx));
 	if ((msgs = json_get(j, 0, "messages")) >= 0) {
 		r |= put_key(b, &n, "messages");
-		if (put_messages_mistral(ctx, b, j, msgs, err) != 0)
-			return -2;
+		if ((v = put_messages_mistral(ctx, b, j, msgs, err)) != 0)
+			return v;
 	}
 	for (k = 1, m = 0; m < json_size(j, 0); m++, k = json_skip(j, k + 1)) {
 		for (x = 0; x < NM_NELEM(mistral_fields); x++)
