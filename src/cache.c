@@ -503,13 +503,14 @@ cache_cut_text(struct cache_cut *c, const struct cache_piece *pc)
 	return t != NULL && t->present ? t : NULL;
 }
 
-/* Unescape string token tok into t; 0, or -1 (not a string, OOM). */
+/* Unescape string token tok into t; 0, -1 (not a string) or -2 (OOM). */
 static int
 cache_text_load(const struct json *j, int tok, struct cache_text *t)
 {
-	if (tok == -1 || json_type(j, tok) != JSON_STRING ||
-	    (t->p = json_strdup(j, tok, &t->len)) == NULL)
+	if (tok == -1 || json_type(j, tok) != JSON_STRING)
 		return -1;
+	if ((t->p = json_strdup(j, tok, &t->len)) == NULL)
+		return -2;
 	t->present = 1;
 	return 0;
 }
@@ -545,26 +546,31 @@ cache_cut_free(struct cache_cut *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* The texts of message msg; 0, or -1 (a shape pieces cannot render). */
+/*
+ * The texts of message msg; 0, -1 (a shape pieces cannot render) or -2
+ * (OOM: the render fails rather than quietly change its output).
+ */
 static int
 cache_cut_load(const struct json *j, int msg, struct cache_cut *c)
 {
-	int	tok, tcs, k, n, call;
+	int	tok, tcs, k, n, call, r;
 
 	memset(c, 0, sizeof(*c));
 	if ((tok = json_get(j, msg, "content")) != -1 &&
 	    json_type(j, tok) == JSON_STRING &&
-	    cache_text_load(j, tok, &c->content) == -1)
-		return -1;
+	    (r = cache_text_load(j, tok, &c->content)) != 0)
+		return r;
 	if ((tok = json_get(j, msg, "refusal")) != -1 &&
 	    json_type(j, tok) == JSON_STRING &&
-	    cache_text_load(j, tok, &c->refusal) == -1)
-		return -1;
+	    (r = cache_text_load(j, tok, &c->refusal)) != 0)
+		return r;
 	if ((tok = json_get(j, msg, "function_call")) != -1 &&
 	    json_type(j, tok) != JSON_NULL) {
-		if (!cache_call_ok(j, tok, 0) || cache_text_load(j,
-		    json_get(j, tok, "arguments"), &c->fc) == -1)
+		if (!cache_call_ok(j, tok, 0))
 			return -1;
+		if ((r = cache_text_load(j, json_get(j, tok, "arguments"),
+		    &c->fc)) != 0)
+			return r;
 		c->fc.obj = tok;
 	}
 	if ((tcs = json_get(j, msg, "tool_calls")) == -1 ||
@@ -576,14 +582,15 @@ cache_cut_load(const struct json *j, int msg, struct cache_cut *c)
 	if (n == 0)
 		return 0;
 	if ((c->tools = calloc((size_t)n, sizeof(*c->tools))) == NULL)
-		return -1;
+		return -2;
 	c->ntools = n;
 	for (k = 0; k < n; k++) {
 		call = json_at(j, tcs, k);
-		if (!cache_call_ok(j, call, 1) || cache_text_load(j,
-		    json_get(j, json_get(j, call, "function"), "arguments"),
-		    &c->tools[k]) == -1)
+		if (!cache_call_ok(j, call, 1))
 			return -1;
+		if ((r = cache_text_load(j, json_get(j, json_get(j, call,
+		    "function"), "arguments"), &c->tools[k])) != 0)
+			return r;
 		c->tools[k].obj = call;
 	}
 	return 0;
@@ -708,10 +715,10 @@ cache_choice_pieces(struct cache_sse *s, int ch, int idx, int msg, int role)
 	if ((lp = json_get(j, ch, "logprobs")) != -1 &&
 	    json_type(j, lp) != JSON_NULL)
 		return 1;
-	if (cache_cut_load(j, msg, &c) == -1 ||
+	if ((r = cache_cut_load(j, msg, &c)) != 0 ||
 	    cache_cut_check(s, idx, &c) == -1) {
 		cache_cut_free(&c);
-		return 1;
+		return r == -2 ? -1 : 1;
 	}
 	buf_init(&d, 0);
 	r |= buf_appends(&d, "\"role\":");

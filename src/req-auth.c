@@ -140,9 +140,13 @@ stage_parse(struct request *req)
 	lim.max_depth = cfg->max_json_depth;
 	lim.max_tokens = cfg->max_json_tokens;
 	if (json_parse(&req->json, req->body.data != NULL ? req->body.data : "",
-	    req->body.len, &lim, emsg, sizeof(emsg)) != 0)
-		return stage_fail(req, 400, "invalid_request_error", NULL, NULL,
-		    "We could not parse the JSON body of your request: %s",
-		    emsg);
-	return STAGE_NEXT;
+	    req->body.len, &lim, emsg, sizeof(emsg)) == 0)
+		return STAGE_NEXT;
+	/* Our memory, not the client's JSON. */
+	if (json_oom(emsg))
+		return stage_fail(req, 500, "server_error", NULL, NULL,
+		    "The gateway ran out of memory reading your request; "
+		    "try again.");
+	return stage_fail(req, 400, "invalid_request_error", NULL, NULL,
+	    "We could not parse the JSON body of your request: %s", emsg);
 }

@@ -223,18 +223,24 @@ case_cache(const char *p, size_t n)
 	enum torture_result		 res = T_OK;
 	struct assembler		*a;
 	struct cache_entry		 e, d;
-	struct buf			 answer, entry, sse;
+	struct buf			 answer, pieces, entry, sse;
 	char				 err[256];
 	int				 complete = 0;
 
-	/* The answer is made unwatched: the assembler has its own scenario. */
+	/*
+	 * The answer and its pieces are made unwatched: the assembler has
+	 * its own scenario.
+	 */
 	buf_init(&answer, 0);
+	buf_init(&pieces, 0);
 	shim_pause();
 	a = assemble_new(64 * 1024);
 	if (a == NULL || assemble_feed(a, p, n) == -1 ||
-	    assemble_result(a, NULL, &answer, &complete) == -1 || !complete) {
+	    assemble_result(a, NULL, &answer, &complete) == -1 || !complete ||
+	    assemble_pieces(a, &pieces) == -1) {
 		assemble_free(a);
 		buf_free(&answer);
+		buf_free(&pieces);
 		shim_resume();
 		return T_OK;		/* nothing to cache */
 	}
@@ -252,6 +258,8 @@ case_cache(const char *p, size_t n)
 	e.provider.len = strlen(e.provider.p);
 	e.answer.p = answer.data;
 	e.answer.len = answer.len;
+	e.pieces.p = pieces.data;
+	e.pieces.len = pieces.len;
 	e.created = 1800000000;
 	e.prompt_tokens = 11;
 	e.completion_tokens = 7;
@@ -270,8 +278,8 @@ case_cache(const char *p, size_t n)
 		record_buf(&entry);
 		torture_record(d.answer.p, d.answer.len);
 		err[0] = '\0';
-		if (cache_render_sse(d.answer.p, d.answer.len, 1, &sse, err,
-		    sizeof(err)) == -1)
+		if (cache_render_sse(d.answer.p, d.answer.len, d.pieces.p,
+		    d.pieces.len, 1, &sse, err, sizeof(err)) == -1)
 			res = err[0] == '\0' ? torture_bad("replay: no message") :
 			    T_FAILED;
 		else
@@ -279,6 +287,7 @@ case_cache(const char *p, size_t n)
 	}
 	buf_free(&sse);
 	buf_free(&entry);
+	buf_free(&pieces);
 	buf_free(&answer);
 	return res;
 }
