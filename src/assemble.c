@@ -22,6 +22,7 @@
 #define ASM_EVENT_SLACK		65536
 /* Ceiling of a top-level name (id, model, fingerprint, tier, created). */
 #define ASM_NAME_MAX		1024
+#define ASM_USAGE_MAX		4096	/* a usage object kept whole */
 /* Ceiling of a finish_reason. */
 #define ASM_FINISH_MAX		64
 /* What a choice and a tool call cost before their text: their JSON skeleton. */
@@ -72,6 +73,7 @@ struct assembler {
 	struct buf		 tier;
 	int			 has_usage;
 	int64_t			 usage[3];	/* prompt, completion, total */
+	struct buf		 usage_raw;	/* the whole object, details too */
 	struct asm_choice	*choices[ASSEMBLE_MAX_CHOICES];
 	int			 nchoices;	/* highest index seen + 1 */
 	struct buf		 pieces;	/* tools by index, not position */
@@ -164,6 +166,7 @@ assemble_new(size_t max_bytes)
 	buf_init(&a->model, ASM_NAME_MAX);
 	buf_init(&a->fingerprint, ASM_NAME_MAX);
 	buf_init(&a->tier, ASM_NAME_MAX);
+	buf_init(&a->usage_raw, ASM_USAGE_MAX);
 	buf_init(&a->pieces, CACHE_MAX_PIECES * CACHE_PIECE_LEN);
 	return a;
 }
@@ -182,6 +185,7 @@ assemble_free(struct assembler *a)
 	buf_free(&a->model);
 	buf_free(&a->fingerprint);
 	buf_free(&a->tier);
+	buf_free(&a->usage_raw);
 	buf_free(&a->pieces);
 	for (k = 0; k < a->nchoices; k++)
 		asm_choice_free(a->choices[k]);
@@ -477,6 +481,13 @@ asm_usage(struct assembler *a, const struct json *j, int u)
 	}
 	memcpy(a->usage, v, sizeof(v));
 	a->has_usage = 1;
+	/*
+	 * The object whole (prompt_tokens_details and the like), replayed as
+	 * it was; one too big or out of memory leaves the three counts.
+	 */
+	buf_reset(&a->usage_raw);
+	if (json_write_raw(&a->usage_raw, j, u) != 0)
+		buf_reset(&a->usage_raw);
 	return 0;
 }
 
@@ -685,7 +696,14 @@ assemble_result(struct assembler *a, const struct usage *u, struct buf *out,
 		r |= asm_put_choice(out, a->choices[k], k, &ok);
 	}
 	r |= buf_appendc(out, ']');
-	if (u != NULL)
+	/* The stream's own usage object when it says what u says. */
+	if (a->has_usage && a->usage_raw.len > 0 && (u == NULL ||
+	    (u->prompt_tokens == a->usage[0] &&
+	    u->completion_tokens == a->usage[1] &&
+	    u->total_tokens == a->usage[2]))) {
+		r |= buf_appends(out, ",\"usage\":");
+		r |= buf_append(out, a->usage_raw.data, a->usage_raw.len);
+	} else if (u != NULL)
 		r |= buf_appendf(out, ",\"usage\":{\"prompt_tokens\":%lld,"
 		    "\"completion_tokens\":%lld,\"total_tokens\":%lld}",
 		    (long long)u->prompt_tokens,

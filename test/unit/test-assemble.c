@@ -248,8 +248,20 @@ static const struct acase cases[] = {
 	  "{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7,"
 	  "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}\n\n" DONE,
 	  0, 0, 1, 0, 0,
+	  /* Kept whole, details too: a replay says what the stream said. */
 	  OUT(OC(0, "\"content\":\"hi\"", "\"stop\"") "],\"usage\":"
-	  "{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}") },
+	  "{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7,"
+	  "\"completion_tokens_details\":{\"reasoning_tokens\":0}}") },
+	{ "usage chunk whole when u says the same",
+	  CH(C(0, "\"content\":\"hi\"", "\"stop\""))
+	  "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","
+	  "\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":"
+	  "{\"prompt_tokens\":11,\"completion_tokens\":22,\"total_tokens\":33,"
+	  "\"prompt_tokens_details\":{\"cached_tokens\":8}}}\n\n" DONE,
+	  0, 0, 1, 1, 0,
+	  OUT(OC(0, "\"content\":\"hi\"", "\"stop\"") "],\"usage\":"
+	  "{\"prompt_tokens\":11,\"completion_tokens\":22,\"total_tokens\":33,"
+	  "\"prompt_tokens_details\":{\"cached_tokens\":8}}") },
 	{ "usage from u over the usage chunk",
 	  CH(C(0, "\"content\":\"hi\"", "\"stop\""))
 	  "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","
