@@ -220,31 +220,55 @@ rate_headers(struct request *req)
 		request_header(req, hs[i].name, hs[i].value);
 }
 
+/* A warning said at most once every FAIL_OPEN_LOG_MS (per worker). */
+struct loglimit {
+	_Atomic int64_t	last_ms;
+	atomic_llong	quiet;		/* not said since */
+};
+
 /*
- * Say that a request was served with its budgets unchecked: at most one
- * line every FAIL_OPEN_LOG_MS per worker, with how many went unsaid, so
- * an outage at full request rate does not flood the log.
+ * Whether to say it now: -1 no (counted), else how many went unsaid
+ * since the last time, for the line to mention.
+ */
+static long long
+loglimit_take(struct loglimit *l)
+{
+	int64_t now = nm_mono_ms(), last = atomic_load(&l->last_ms);
+
+	if ((last != 0 && now - last < FAIL_OPEN_LOG_MS) ||
+	    !atomic_compare_exchange_strong(&l->last_ms, &last, now)) {
+		atomic_fetch_add(&l->quiet, 1);
+		return -1;
+	}
+	return atomic_exchange(&l->quiet, 0);
+}
+
+/* "; N more since the last such line", or "" when none. */
+static const char *
+loglimit_more(long long n, char *out, size_t len)
+{
+	out[0] = '\0';
+	if (n > 0)
+		snprintf(out, len, "; %lld more since the last such line", n);
+	return out;
+}
+
+/*
+ * Say that a request was served with its budgets unchecked, so an outage
+ * at full request rate does not flood the log.
  */
 static void
 fail_open_log(struct request *req, const char *why)
 {
-	static _Atomic int64_t last_ms;
-	static atomic_llong quiet;
-	int64_t now = nm_mono_ms(), last = atomic_load(&last_ms);
-	char more[96] = "";
+	static struct loglimit lim;
+	char more[96];
 	long long n;
 
-	if ((last != 0 && now - last < FAIL_OPEN_LOG_MS) ||
-	    !atomic_compare_exchange_strong(&last_ms, &last, now)) {
-		atomic_fetch_add(&quiet, 1);
+	if ((n = loglimit_take(&lim)) < 0)
 		return;
-	}
-	if ((n = atomic_exchange(&quiet, 0)) > 0)
-		snprintf(more, sizeof(more), "; %lld more since the last such "
-		    "line", n);
 	log_warnx("budgets of key %s (project %s) unchecked: Redis "
 	    "unreachable, served fail-open (%s)%s", req->key.id,
-	    req->key.project, why, more);
+	    req->key.project, why, loglimit_more(n, more, sizeof(more)));
 }
 
 /*
@@ -343,6 +367,8 @@ struct settle_arg {
 
 /* Settle jobs waiting to be tried again (this worker). */
 static atomic_int settle_pending;
+/* The lines of settlements given up. */
+static struct loglimit settle_lost_log;
 
 /*
  * A settlement Redis did not take (unreachable): the same commands again
@@ -388,18 +414,22 @@ settle_done(struct rjob *j)
 	struct settle_arg *sa = j->arg;
 	struct gov_settle st;
 	char err[160], details[256], t[MONEY_STRLEN], l[MONEY_STRLEN];
+	char more[96];
 	struct buf line;
 	struct rjob *a;
 	const char *argv[5];
+	long long n;
 	int i;
 
 	if (j->failed) {
 		if (settle_retry(j, sa) == 0)
 			return;
 		metrics_count(sa->metrics, MC_SETTLE_LOST, 1);
-		log_warnx("a settlement of project %s was not recorded: Redis "
-		    "unreachable for %lld s", sa->project, (long long)
-		    ((nm_mono_ms() - sa->first_ms) / 1000));
+		if ((n = loglimit_take(&settle_lost_log)) >= 0)
+			log_warnx("a settlement of project %s was not recorded: "
+			    "Redis unreachable for %lld s%s", sa->project,
+			    (long long)((nm_mono_ms() - sa->first_ms) / 1000),
+			    loglimit_more(n, more, sizeof(more)));
 	}
 	if (sa->delay_ms != 0)
 		atomic_fetch_sub(&settle_pending, 1);
