@@ -48,7 +48,8 @@
 "    warned = v[7] or '0', open = v[8] == 'open'}\n" \
 "  local cur\n" \
 "  if b.period == 'day' then cur = day elseif b.period == 'month' then cur = month end\n" \
-"  if cur and cur ~= b.start then b.spent = 0 b.start = cur b.warned = '0' end\n" \
+/* Forward only: a late settlement or a clock behind charges the current period. */ \
+"  if cur and cur > b.start then b.spent = 0 b.start = cur b.warned = '0' end\n" \
 "  local ids = redis.call('ZRANGEBYSCORE', z, '-inf', I(now), 'LIMIT', 0, 256)\n" \
 "  for _, id in ipairs(ids) do\n" \
 "    b.reserved = b.reserved - (tonumber(redis.call('HGET', a, id)) or 0)\n" \

@@ -304,6 +304,16 @@ test_day_warn(struct redis *r)
 	check_field(r, "day", GOV_PROJECT, NULL, "spent_usd", "0");
 	check_field(r, "day", GOV_PROJECT, NULL, "warned", "0");
 	CHECK(settle(r, &q, &s) == GOV_SETTLED && s.warn);
+	/*
+	 * A settlement of yesterday's request that reaches Redis late (a
+	 * retry, a clock behind): charged to today, today's spending kept,
+	 * never a roll back to yesterday.
+	 */
+	req(&q, rid, sizeof(rid), "day", "", "key_d", 50000000, t + 3);
+	CHECK(settle(r, &q, &s) == GOV_SETTLE_NORESV);
+	check_field(r, "day", GOV_PROJECT, NULL, "period_start", "2026-12-04");
+	check_field(r, "day", GOV_PROJECT, NULL, "spent_usd", "1.95");
+	check_field(r, "day", GOV_PROJECT, NULL, "warned", "1");
 }
 
 /*
