@@ -105,6 +105,15 @@ enum gov_settled {
 	GOV_SETTLE_NORESV = 2,	/* no reservation held (none, or expired): cost counted */
 };
 
+/*
+ * An error reply after which the script surely did not run and a later
+ * try may succeed (LOADING, BUSY, READONLY, MASTERDOWN, TRYAGAIN,
+ * CLUSTERDOWN, NOSCRIPT, OOM): 1, else 0.  *down is set to 1 when it
+ * means Redis is not serving at all yet (LOADING, MASTERDOWN,
+ * CLUSTERDOWN), as good as unreachable.
+ */
+int	gov_reply_transient(const redisReply *, int *down);
+
 struct gov_settle {
 	enum gov_settled status;
 	int		 warn;		/* a budget crossed its warning threshold now */

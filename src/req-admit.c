@@ -146,13 +146,19 @@ void
 admit_reply(struct request *req, const struct rjob *j)
 {
 	char err[160];
+	int down;
 
 	if (!req->gov.asked)
 		return;
-	if (j->failed || req->gov.index >= j->ncmds ||
-	    gov_admit_reply(j->reply[req->gov.index], &req->gov.admit, err,
+	if (j->failed || req->gov.index >= j->ncmds) {
+		req->gov.failed = 1;
+		return;
+	}
+	if (gov_admit_reply(j->reply[req->gov.index], &req->gov.admit, err,
 	    sizeof(err)) != 0) {
-		if (!j->failed) {
+		/* A Redis still loading its data is as good as away. */
+		if (!gov_reply_transient(j->reply[req->gov.index], &down) ||
+		    !down) {
 			log_warnx("admission: %s", err);
 			req->gov.refused_by_redis = 1;
 		}
@@ -419,17 +425,28 @@ settle_done(struct rjob *j)
 	struct rjob *a;
 	const char *argv[5];
 	long long n;
-	int i;
+	int i, down;
 
-	if (j->failed) {
+	/* Unreachable, or an error after which the script did not run. */
+	if (j->failed || (j->ncmds > 0 &&
+	    gov_reply_transient(j->reply[0], &down))) {
 		if (settle_retry(j, sa) == 0)
 			return;
 		metrics_count(sa->metrics, MC_SETTLE_LOST, 1);
 		if ((n = loglimit_take(&settle_lost_log)) >= 0)
 			log_warnx("a settlement of project %s was not recorded: "
-			    "Redis unreachable for %lld s%s", sa->project,
+			    "Redis unavailable for %lld s%s", sa->project,
 			    (long long)((nm_mono_ms() - sa->first_ms) / 1000),
 			    loglimit_more(n, more, sizeof(more)));
+	} else if (j->ncmds > 0 && (j->reply[0] == NULL ||
+	    j->reply[0]->type == REDIS_REPLY_ERROR)) {
+		/* Any other error: the cost did not reach the budgets. */
+		metrics_count(sa->metrics, MC_SETTLE_LOST, 1);
+		if ((n = loglimit_take(&settle_lost_log)) >= 0)
+			log_warnx("a settlement of project %s was not recorded: "
+			    "%.200s%s", sa->project, j->reply[0] != NULL &&
+			    j->reply[0]->str != NULL ? j->reply[0]->str :
+			    "no reply", loglimit_more(n, more, sizeof(more)));
 	}
 	if (sa->delay_ms != 0)
 		atomic_fetch_sub(&settle_pending, 1);
@@ -485,7 +502,11 @@ admit_settle(struct request *req)
 	req->gov.settled = 1;
 	gov_request(req, &g);
 	g.cost = req->oc.cost;
-	g.tokens_est = req->gov.tokens_est;
+	/*
+	 * Unchecked, nothing was counted against the tokens-per-minute limits
+	 * at admission: the whole use is added now, not the difference.
+	 */
+	g.tokens_est = req->gov.unchecked ? 0 : req->gov.tokens_est;
 	g.tokens = req->oc.usage.total_tokens;
 	if ((sa = calloc(1, sizeof(*sa))) == NULL)
 		return;

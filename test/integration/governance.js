@@ -312,3 +312,40 @@ test('governance', async (t) => {
 		await env.stop();
 	}
 });
+
+/*
+ * A settlement that meets a Redis busy with a long script (-BUSY: the
+ * settle script did not run) is tried again, and the cost reaches the
+ * budget once Redis answers; before, it was dropped.
+ */
+test('a settlement refused with -BUSY is retried into the budget', async () => {
+	const env = await h.startEnv({ workers: 1 });
+	let busy = null;
+	try {
+		const r = env.ctl(['budget', 'set', '--project', 'test-project', '--limit-usd', '5',
+		    '--period', 'month']);
+		assert.equal(r.code, 0, r.stderr);
+		const spent = () => BigInt(env.redisCmd(['HGET', 'nm:{p:test-project}:budget:project',
+		    'spent_nano']).trim() || '0');
+		const slow = env.chat(h.chatBody('slow [[mock:delay=1500]]'), { timeout: 20000 });
+		await h.sleep(400);		/* admitted: its reservation is held */
+		env.redisCmd(['CONFIG', 'SET', 'busy-reply-threshold', '100']);
+		busy = child_process.spawn(process.env.REDIS_CLI || 'redis-cli', ['-p',
+		    String(env.redisPort), 'EVAL', 'while true do end', '0'], { stdio: 'ignore' });
+		const a = await slow;
+		assert.equal(a.status, 200, a.text);
+		const cost = nano(a.headers['x-nextmodel-cost-usd']);
+		assert.ok(cost > 0n);
+		await h.sleep(1500);		/* the settlement met -BUSY */
+		assert.match(env.redisCmd(['PING']), /BUSY/, 'Redis was not busy');
+		env.redisCmd(['SCRIPT', 'KILL']);
+		assert.ok(await h.waitFor(() => spent() === cost, 20000, 200),
+		    'spent ' + spent() + ', the request cost ' + cost);
+		assert.match((await h.request(env.url + '/metrics')).text,
+		    /^nextmodel_settlements_lost_total 0$/m);
+	} finally {
+		if (busy)
+			busy.kill();
+		await env.stop();
+	}
+});

@@ -190,6 +190,7 @@ test_replies(void)
 	struct gov_settle	 s;
 	struct gov_header	 h[GOV_MAX_HEADERS];
 	redisReply		 e;
+	size_t			 i;
 	char			 err[128];
 	size_t			 n;
 
@@ -243,6 +244,37 @@ test_replies(void)
 	e.len = strlen(e.str);
 	CHECK(!gov_noscript(&e));
 	CHECK(!gov_noscript(NULL));
+	/* Errors after which the script did not run, and which mean "down". */
+	{
+		static const struct {
+			const char	*str;
+			int		 transient, down;
+		} errs[] = {
+			{ "LOADING Redis is loading the dataset in memory", 1, 1 },
+			{ "MASTERDOWN Link with MASTER is down", 1, 1 },
+			{ "BUSY Redis is busy running a script.", 1, 0 },
+			{ "READONLY You can't write against a read only replica.",
+			    1, 0 },
+			{ "OOM command not allowed when used memory > 'maxmemory'.",
+			    1, 0 },
+			{ "NOSCRIPT No matching script.", 1, 0 },
+			{ "BUSYKEY Target key name already exists.", 0, 0 },
+			{ "ERR Error running script", 0, 0 },
+			{ "LOADINGX", 0, 0 },
+		};
+		int down;
+
+		for (i = 0; i < NM_NELEM(errs); i++) {
+			e.str = (char *)errs[i].str;
+			e.len = strlen(e.str);
+			down = -1;
+			CHECK(gov_reply_transient(&e, &down) ==
+			    errs[i].transient);
+			CHECK(down == errs[i].down);
+		}
+		CHECK(!gov_reply_transient(NULL, &down) && down == 0);
+		CHECK(!gov_reply_transient(fake(st, 6), &down));
+	}
 }
 
 int
