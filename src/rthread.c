@@ -543,14 +543,20 @@ turn(struct rthread *rt)
 	return n;
 }
 
-/* Delayed jobs whose time has come go back to the queue (mu held). */
-static void
+/*
+ * Delayed jobs whose time has come go back to the queue (mu held).  The
+ * earliest time one still waits for, or 0 when none waits.
+ */
+static int64_t
 requeue_due(struct rthread *rt, int64_t now)
 {
 	struct rjob **pp = &rt->delayed, *j;
+	int64_t next = 0;
 
 	while ((j = *pp) != NULL) {
 		if (j->not_before_ms > now && !rt->stopping) {
+			if (next == 0 || j->not_before_ms < next)
+				next = j->not_before_ms;
 			pp = &j->next;
 			continue;
 		}
@@ -564,6 +570,7 @@ requeue_due(struct rthread *rt, int64_t now)
 		rt->tail = j;
 		rt->nqueued++;
 	}
+	return next;
 }
 
 static void *
@@ -571,15 +578,19 @@ thread_main(void *arg)
 {
 	struct rthread *rt = arg;
 	struct timespec ts;
+	int64_t next, wait;
 	int stop;
 
 	probe(rt, nm_mono_ms());	/* /readyz knows from the start */
 	for (;;) {
 		pthread_mutex_lock(&rt->mu);
-		requeue_due(rt, nm_mono_ms());
+		next = requeue_due(rt, nm_mono_ms());
 		if (rt->head == NULL && !rt->stopping) {
+			/* Asleep until the next delayed job is due, 500 ms at most. */
+			wait = next != 0 ? NM_MAX(1, NM_MIN(500, next -
+			    nm_mono_ms())) : 500;
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += (rt->delayed != NULL ? 10 : 500) * 1000000L;
+			ts.tv_nsec += wait * 1000000L;
 			if (ts.tv_nsec >= 1000000000L) {
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000L;
