@@ -236,8 +236,11 @@ hit_cost(nm_nano fresh, nm_nano rate)
 	return (nm_nano)(v / 1000000000);
 }
 
-/* Replay a verified entry e found in mode; the outcome says what it cost. */
-static enum stage
+/*
+ * Replay a verified entry e found in mode; the outcome says what it cost.
+ * 0 answered, or -1 when it cannot be replayed (nothing set: a miss).
+ */
+static int
 replay(struct request *req, const struct cache_entry *e, enum canon_mode mode)
 {
 	const struct config *cfg = req->w->cfg;
@@ -247,6 +250,27 @@ replay(struct request *req, const struct cache_entry *e, enum canon_mode mode)
 	size_t n;
 	int r;
 
+	buf_init(&sse, cfg->max_upstream_bytes + 65536);
+	if (req->pctx.stream) {
+		/*
+		 * The same answer as the stream it would have been: with the
+		 * first stream's chunk boundaries, or whole if they do not fit.
+		 */
+		r = cache_render_sse(e->answer.p, e->answer.len, e->pieces.p,
+		    e->pieces.len, req->pctx.client_usage, &sse, err,
+		    sizeof(err));
+		if (r != 0 && e->pieces.len > 0) {
+			buf_reset(&sse);
+			r = cache_render_sse(e->answer.p, e->answer.len, NULL, 0,
+			    req->pctx.client_usage, &sse, err, sizeof(err));
+		}
+		if (r != 0) {
+			buf_free(&sse);
+			log_warnx("cache entry cannot be replayed as a stream "
+			    "(served fresh): %s", err);
+			return -1;
+		}
+	}
 	oc->serve_mode = mode == CANON_EXACT ? "exact_cache" : "canonical_cache";
 	request_set_header(req, "x-nextmodel-serve-mode", oc->serve_mode);
 	memset(&oc->usage, 0, sizeof(oc->usage));
@@ -262,25 +286,10 @@ replay(struct request *req, const struct cache_entry *e, enum canon_mode mode)
 	req->cache.hit = mode == CANON_EXACT ? 1 : 2;
 	metrics_count(req->w->metrics, MC_CACHE_HITS, 1);
 	if (!req->pctx.stream) {
+		buf_free(&sse);
 		request_respond(req, 200, "application/json", e->answer.p,
 		    e->answer.len);
-		return STAGE_ANSWERED;
-	}
-	/* The same answer as the stream it would have been. */
-	buf_init(&sse, cfg->max_upstream_bytes + 65536);
-	/* With the first stream's chunk boundaries, or whole if they do not fit. */
-	r = cache_render_sse(e->answer.p, e->answer.len, e->pieces.p,
-	    e->pieces.len, req->pctx.client_usage, &sse, err, sizeof(err));
-	if (r != 0 && e->pieces.len > 0) {
-		buf_reset(&sse);
-		r = cache_render_sse(e->answer.p, e->answer.len, NULL, 0,
-		    req->pctx.client_usage, &sse, err, sizeof(err));
-	}
-	if (r != 0) {
-		buf_free(&sse);
-		log_warnx("cache entry cannot be replayed as a stream: %s", err);
-		return stage_fail(req, 500, "server_error", NULL, NULL,
-		    "a cached answer could not be replayed");
+		return 0;
 	}
 	/* Its figures go just before [DONE], as on a fresh stream. */
 	n = strlen("data: [DONE]\n\n");
@@ -291,7 +300,7 @@ replay(struct request *req, const struct cache_entry *e, enum canon_mode mode)
 	request_header(req, "Cache-Control", "no-cache");
 	req->cache.sse_replay = 1;
 	buf_free(&sse);
-	return STAGE_ANSWERED;
+	return 0;
 }
 
 /* Serve a verified hit, or go on to the source. */
@@ -315,8 +324,12 @@ stage_cache_serve(struct request *req)
 		v = cache_entry_decode_verify(req->cache.entry[i].data,
 		    req->cache.entry[i].len, hkey, &want, &e);
 		if (v == CACHE_ENTRY_OK) {
-			crypto_cleanse(hkey, sizeof(hkey));
-			return replay(req, &e, want.mode);
+			if (replay(req, &e, want.mode) == 0) {
+				crypto_cleanse(hkey, sizeof(hkey));
+				return STAGE_ANSWERED;
+			}
+			metrics_count(req->w->metrics, MC_CACHE_REJECTED, 1);
+			continue;
 		}
 		/* An upgrade's leftovers are misses, not alarms. */
 		if (v == CACHE_ENTRY_OLD)
