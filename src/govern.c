@@ -220,14 +220,6 @@ gov_settle_args(const struct gov_req *r, int evalsha, struct gov_args *a,
 	    err, errlen);
 }
 
-/* 1 if rep is the NOSCRIPT error of an EVALSHA Redis has not seen. */
-int
-gov_noscript(const redisReply *rep)
-{
-	return rep != NULL && rep->type == REDIS_REPLY_ERROR &&
-	    rep->len >= 8 && strncmp(rep->str, "NOSCRIPT", 8) == 0;
-}
-
 /* An array of n integers into v; 0 or -1 with err. */
 static int
 ints(const redisReply *rep, size_t n, long long *v, char *err, size_t errlen)
@@ -300,36 +292,6 @@ gov_admit_reply(const redisReply *rep, struct gov_admit *g, char *err,
 }
 
 /* Decode the settle reply (layout in govern-lua.c). */
-/* Error replies a later try may get past, and whether Redis is "down". */
-static const struct {
-	const char	*prefix;
-	int		 down;
-} gov_transient[] = {
-	{ "LOADING", 1 }, { "MASTERDOWN", 1 }, { "CLUSTERDOWN", 1 },
-	{ "BUSY", 0 }, { "READONLY", 0 }, { "TRYAGAIN", 0 },
-	{ "NOSCRIPT", 0 }, { "OOM", 0 },
-};
-
-/* See govern.h. */
-int
-gov_reply_transient(const redisReply *rep, int *down)
-{
-	size_t	i, n;
-
-	*down = 0;
-	if (rep == NULL || rep->type != REDIS_REPLY_ERROR || rep->str == NULL)
-		return 0;
-	for (i = 0; i < NM_NELEM(gov_transient); i++) {
-		n = strlen(gov_transient[i].prefix);
-		if (strncmp(rep->str, gov_transient[i].prefix, n) == 0 &&
-		    (rep->str[n] == ' ' || rep->str[n] == '\0')) {
-			*down = gov_transient[i].down;
-			return 1;
-		}
-	}
-	return 0;
-}
-
 /* See govern.h. */
 int
 gov_settle_reply(const redisReply *rep, struct gov_settle *g, char *err,

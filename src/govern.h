@@ -105,15 +105,6 @@ enum gov_settled {
 	GOV_SETTLE_NORESV = 2,	/* no reservation held (none, or expired): cost counted */
 };
 
-/*
- * An error reply after which the script surely did not run and a later
- * try may succeed (LOADING, BUSY, READONLY, MASTERDOWN, TRYAGAIN,
- * CLUSTERDOWN, NOSCRIPT, OOM): 1, else 0.  *down is set to 1 when it
- * means Redis is not serving at all yet (LOADING, MASTERDOWN,
- * CLUSTERDOWN), as good as unreachable.
- */
-int	gov_reply_transient(const redisReply *, int *down);
-
 struct gov_settle {
 	enum gov_settled status;
 	int		 warn;		/* a budget crossed its warning threshold now */
@@ -145,8 +136,6 @@ int	gov_admit_reply(const redisReply *, struct gov_admit *, char *err,
 /* Decode the settle script's reply: 0 or -1 with err. */
 int	gov_settle_reply(const redisReply *, struct gov_settle *, char *err,
 	    size_t errlen);
-/* 1 if rep is Redis's NOSCRIPT error (send EVAL instead). */
-int	gov_noscript(const redisReply *);
 
 /*
  * The headers of an admission: x-ratelimit-{limit,remaining,reset}-

@@ -633,3 +633,40 @@ redis_addr(const struct redis *r)
 {
 	return r->addr;
 }
+
+/* See redis.h. */
+int
+redis_error_is(const redisReply *rep, const char *code)
+{
+	size_t	n = strlen(code);
+
+	return rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+	    rep->str != NULL && rep->len >= n &&
+	    strncmp(rep->str, code, n) == 0 &&
+	    (rep->str[n] == ' ' || rep->str[n] == '\0');
+}
+
+/* Error codes after which a command did not run, and whether they mean "down". */
+static const struct {
+	const char	*code;
+	int		 down;
+} redis_transient[] = {
+	{ "LOADING", 1 }, { "MASTERDOWN", 1 }, { "CLUSTERDOWN", 1 },
+	{ "BUSY", 0 }, { "READONLY", 0 }, { "TRYAGAIN", 0 },
+	{ "NOSCRIPT", 0 }, { "OOM", 0 },
+};
+
+/* See redis.h. */
+int
+redis_error_transient(const redisReply *rep, int *down)
+{
+	size_t	i;
+
+	*down = 0;
+	for (i = 0; i < NM_NELEM(redis_transient); i++)
+		if (redis_error_is(rep, redis_transient[i].code)) {
+			*down = redis_transient[i].down;
+			return 1;
+		}
+	return 0;
+}

@@ -42,6 +42,16 @@ int		 redis_exec_formatted(struct redis *, const char *cmds, size_t len,
 /* 0 if PING answers PONG within the timeout. */
 int		 redis_ping(struct redis *);
 const char	*redis_errstr(const struct redis *);	/* never contains the password */
+/* 1 if rep is an error reply whose code is code ("NOSCRIPT"), else 0. */
+int		 redis_error_is(const redisReply *rep, const char *code);
+/*
+ * 1 if rep is an error after which the command surely did not run and a
+ * later try may succeed (LOADING, BUSY, READONLY, MASTERDOWN, TRYAGAIN,
+ * CLUSTERDOWN, NOSCRIPT, OOM), else 0.  *down is set to 1 when it means
+ * Redis serves nothing yet (LOADING, MASTERDOWN, CLUSTERDOWN): as good
+ * as unreachable.
+ */
+int		 redis_error_transient(const redisReply *rep, int *down);
 /* "host:port/db" or "/path?db=N" for log lines: no user, no password. */
 const char	*redis_addr(const struct redis *);
 

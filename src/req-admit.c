@@ -24,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "money.h"
+#include "redis.h"
 #include "request.h"
 #include "rthread.h"
 #include "worker.h"
@@ -157,7 +158,7 @@ admit_reply(struct request *req, const struct rjob *j)
 	if (gov_admit_reply(j->reply[req->gov.index], &req->gov.admit, err,
 	    sizeof(err)) != 0) {
 		/* A Redis still loading its data is as good as away. */
-		if (!gov_reply_transient(j->reply[req->gov.index], &down) ||
+		if (!redis_error_transient(j->reply[req->gov.index], &down) ||
 		    !down) {
 			log_warnx("admission: %s", err);
 			req->gov.refused_by_redis = 1;
@@ -387,7 +388,6 @@ static int
 settle_retry(struct rjob *j, struct settle_arg *sa)
 {
 	int64_t now = nm_mono_ms();
-	int i;
 
 	/* Tries bound it too: a stopping thread runs delayed jobs at once. */
 	if (now - sa->first_ms >= SETTLE_RETRY_FOR_MS ||
@@ -401,16 +401,8 @@ settle_retry(struct rjob *j, struct settle_arg *sa)
 		sa->delay_ms = SETTLE_RETRY_FIRST_MS;
 	} else
 		sa->delay_ms = NM_MIN(sa->delay_ms * 2, SETTLE_RETRY_MAX_MS);
-	for (i = 0; i < j->ncmds; i++) {
-		if (j->reply[i] != NULL)
-			freeReplyObject(j->reply[i]);
-		j->reply[i] = NULL;
-	}
-	j->failed = 0;
-	j->next = NULL;
 	/* Due on a 250 ms grid: the Redis thread wakes for many at once. */
-	j->not_before_ms = (now + sa->delay_ms) / 250 * 250 + 250;
-	rthread_submit(sa->rt, j);
+	rjob_again(sa->rt, j, (now + sa->delay_ms) / 250 * 250 + 250);
 	return 0;
 }
 
@@ -430,7 +422,7 @@ settle_done(struct rjob *j)
 
 	/* Unreachable, or an error after which the script did not run. */
 	if (j->failed || (j->ncmds > 0 &&
-	    gov_reply_transient(j->reply[0], &down))) {
+	    redis_error_transient(j->reply[0], &down))) {
 		if (settle_retry(j, sa) == 0)
 			return;
 		metrics_count(sa->metrics, MC_SETTLE_LOST, 1);

@@ -114,20 +114,40 @@ rjob_new(void (*done)(struct rjob *), void *arg)
 	return j;
 }
 
+/* Drop a job's replies (its commands stay). */
+static void
+rjob_drop_replies(struct rjob *j)
+{
+	int i;
+
+	for (i = 0; i < j->ncmds; i++) {
+		if (j->reply[i] != NULL)
+			freeReplyObject(j->reply[i]);
+		j->reply[i] = NULL;
+	}
+}
+
 /* Free a job and what it holds. */
 void
 rjob_free(struct rjob *j)
 {
-	int i;
-
 	if (j == NULL)
 		return;
-	for (i = 0; i < j->ncmds; i++)
-		if (j->reply[i] != NULL)
-			freeReplyObject(j->reply[i]);
+	rjob_drop_replies(j);
 	buf_free(&j->cmds);
 	free(j->receipt);
 	free(j);
+}
+
+/* See rthread.h. */
+void
+rjob_again(struct rthread *rt, struct rjob *j, int64_t not_before_ms)
+{
+	rjob_drop_replies(j);
+	j->failed = 0;
+	j->next = NULL;
+	j->not_before_ms = not_before_ms;
+	rthread_submit(rt, j);
 }
 
 /* Add one command in RESP form. */
@@ -236,14 +256,6 @@ receipt_cmds(const struct rthread *rt, const char *line, size_t len,
 	return rc ? -1 : 0;
 }
 
-/* 1 if a reply says the script is not loaded. */
-static int
-noscript(const redisReply *r)
-{
-	return r != NULL && r->type == REDIS_REPLY_ERROR &&
-	    strncmp(r->str, "NOSCRIPT", 8) == 0;
-}
-
 /*
  * Scripts are not loaded (a new or restarted Redis, SCRIPT FLUSH, a
  * failover): load them and run again each command that said NOSCRIPT.  It
@@ -257,7 +269,7 @@ retry_noscript(struct rthread *rt, struct rjob **jobs, int n)
 
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < jobs[i]->ncmds; k++) {
-			if (!noscript(jobs[i]->reply[k]))
+			if (!redis_error_is(jobs[i]->reply[k], "NOSCRIPT"))
 				continue;
 			if (!loaded && (loaded = load_scripts(rt) == 0 ? 1 : -1) < 0)
 				log_warnx("cannot load the Lua scripts: %s",

@@ -51,6 +51,12 @@ struct rjob {
 struct rjob	*rjob_new(void (*done)(struct rjob *), void *arg);
 /* Free a job and its replies.  NULL does nothing. */
 void		 rjob_free(struct rjob *);
+/*
+ * Queue a finished job again, its same commands to run at or after
+ * not_before_ms (monotonic): replies dropped, failed cleared.  For a done
+ * callback whose commands did not run; the job is the thread's again.
+ */
+void		 rjob_again(struct rthread *, struct rjob *, int64_t not_before_ms);
 /* Add a command (argv; lens may be NULL for C strings): 0 or -1. */
 int		 rjob_cmd(struct rjob *, int argc, const char **argv,
 		    const size_t *lens);

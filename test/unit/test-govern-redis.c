@@ -47,7 +47,7 @@ eval(struct redis *r, struct gov_req *q, int settle)
 		return NULL;
 	}
 	rep = redis_commandv(r, a.argc, a.argv, a.lens);
-	if (rep != NULL && gov_noscript(rep)) {
+	if (rep != NULL && redis_error_is(rep, "NOSCRIPT")) {
 		freeReplyObject(rep);
 		if (settle)
 			gov_settle_args(q, 0, &a, err, sizeof(err));
@@ -512,7 +512,7 @@ test_big(struct redis *r)
 	req(&q, rid, sizeof(rid), "big", "", "key_g", 1, T0);
 	CHECK(gov_admit_args(&q, 1, &a, err, sizeof(err)) == 0);
 	rep = redis_commandv(r, a.argc, a.argv, a.lens);
-	CHECK(gov_noscript(rep));
+	CHECK(redis_error_is(rep, "NOSCRIPT"));
 	if (rep != NULL)
 		freeReplyObject(rep);
 	CHECK(admit(r, &q, &g) == GOV_ALLOW);		/* EVAL, then cached */

@@ -12,6 +12,7 @@
 
 #include "crypto.h"
 #include "govern.h"
+#include "redis.h"
 #include "unit.h"
 
 static const struct {
@@ -237,13 +238,13 @@ test_replies(void)
 	e.type = REDIS_REPLY_ERROR;
 	e.str = (char *)"NOSCRIPT No matching script.";
 	e.len = strlen(e.str);
-	CHECK(gov_noscript(&e));
+	CHECK(redis_error_is(&e, "NOSCRIPT"));
 	CHECK(gov_admit_reply(&e, &g, err, sizeof(err)) == -1);
 	CHECK(strstr(err, "NOSCRIPT") != NULL);
 	e.str = (char *)"ERR other";
 	e.len = strlen(e.str);
-	CHECK(!gov_noscript(&e));
-	CHECK(!gov_noscript(NULL));
+	CHECK(!redis_error_is(&e, "NOSCRIPT"));
+	CHECK(!redis_error_is(NULL, "NOSCRIPT"));
 	/* Errors after which the script did not run, and which mean "down". */
 	{
 		static const struct {
@@ -268,12 +269,12 @@ test_replies(void)
 			e.str = (char *)errs[i].str;
 			e.len = strlen(e.str);
 			down = -1;
-			CHECK(gov_reply_transient(&e, &down) ==
+			CHECK(redis_error_transient(&e, &down) ==
 			    errs[i].transient);
 			CHECK(down == errs[i].down);
 		}
-		CHECK(!gov_reply_transient(NULL, &down) && down == 0);
-		CHECK(!gov_reply_transient(fake(st, 6), &down));
+		CHECK(!redis_error_transient(NULL, &down) && down == 0);
+		CHECK(!redis_error_transient(fake(st, 6), &down));
 	}
 }
 
