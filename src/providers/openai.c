@@ -2,11 +2,10 @@
  * Copyright (c) 2026 NextModel contributors. Licensed under the Apache License 2.0.
  *
  * The OpenAI wire format, spoken by OpenAI and every OpenAI-compatible
- * source.  OpenAI itself gets the client's body as it came (the model
- * renamed, max_tokens spelt max_completion_tokens, our usage request);
- * the compatible sources get what their dialect accepts, and their
- * answers, chunks, usage and errors are brought back to OpenAI's shapes
- * (wire-formats.md section 7).
+ * source, answer side: answers, chunks, usage and errors of every dialect
+ * brought back to OpenAI's shapes, and embeddings both ways
+ * (wire-formats.md section 7).  Chat requests are built in
+ * openai-request.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,24 +16,7 @@
 #include "crypto.h"
 #include "json.h"
 #include "providers/provider.h"
-
-/*
- * What sets a dialect apart from OpenAI: D_FAITHFUL, OpenAI itself (the
- * client's body, every field); D_USAGE_ALWAYS, stream usage comes unasked
- * (never send stream_options); D_ALLOWLIST, a body built from an
- * allow-list (Mistral); D_FLAGGED_403, a 403 is moderation of the input,
- * not our key; D_ENDPOINT_IDS, the model may be an endpoint id ("ep-...").
- */
-#define D_FAITHFUL	0x01
-#define D_USAGE_ALWAYS	0x02
-#define D_ALLOWLIST	0x04
-#define D_FLAGGED_403	0x08
-#define D_ENDPOINT_IDS	0x10
-
-struct dialect {
-	enum provider_dialect	 id;
-	unsigned		 flags;
-};
+#include "providers/openai.h"
 
 static const struct dialect dialects[] = {
 	{ DIALECT_OPENAI,	D_FAITHFUL },
@@ -59,23 +41,9 @@ static const struct {
 	{ "insufficient_system_resource", NULL },	/* DeepSeek */
 };
 
-#define OA_CHOICES	8	/* choices whose tool-call indexes we track */
-
-/* Per-call state (ctx->state). */
-struct oa_state {
-	const struct dialect	*d;
-	int			 b64;		/* embeddings: we encode base64 */
-	/* a stream: what the synthesised usage chunk repeats */
-	char			 id[160];	/* raw JSON values */
-	char			 created[32];
-	char			 model[288];
-	int			 next_tool[OA_CHOICES];
-	int			 last_tool[OA_CHOICES];
-};
-
 /* The dialect of a provider (OpenAI's for anything unknown). */
-static const struct dialect *
-dialect_of(const struct provider_conf *p)
+const struct dialect *
+oa_dialect(const struct provider_conf *p)
 {
 	size_t i;
 
@@ -86,8 +54,8 @@ dialect_of(const struct provider_conf *p)
 }
 
 /* The call's state, made on first use; NULL on OOM. */
-static struct oa_state *
-state_of(struct prov_ctx *ctx)
+struct oa_state *
+oa_state(struct prov_ctx *ctx)
 {
 	struct oa_state *st = ctx->state;
 	int i;
@@ -96,7 +64,7 @@ state_of(struct prov_ctx *ctx)
 		return st;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return NULL;
-	st->d = dialect_of(ctx->prov);
+	st->d = oa_dialect(ctx->prov);
 	for (i = 0; i < OA_CHOICES; i++)
 		st->last_tool[i] = -1;
 	ctx->state = st;
@@ -126,8 +94,8 @@ join_url(const char *base, const char *path)
 }
 
 /* 1 if key token k is one of list. */
-static int
-key_in(const struct json *j, int k, const char *const *list)
+int
+oa_key_in(const struct json *j, int k, const char *const *list)
 {
 	for (; list != NULL && *list != NULL; list++)
 		if (json_streq(j, k, *list))
@@ -136,8 +104,8 @@ key_in(const struct json *j, int k, const char *const *list)
 }
 
 /* Write "key": after *n members (with the comma). */
-static int
-put_key(struct buf *b, int *n, const char *key)
+int
+oa_put_key(struct buf *b, int *n, const char *key)
 {
 	int r = 0;
 
@@ -149,15 +117,15 @@ put_key(struct buf *b, int *n, const char *key)
 }
 
 /* Write the members of obj not in omit, after *n members. */
-static int
-put_members(struct buf *b, const struct json *j, int obj,
+int
+oa_put_members(struct buf *b, const struct json *j, int obj,
     const char *const *omit, int *n)
 {
 	int k, m, r = 0;
 
 	for (k = obj + 1, m = 0; m < json_size(j, obj); m++,
 	    k = json_skip(j, k + 1)) {
-		if (key_in(j, k, omit))
+		if (oa_key_in(j, k, omit))
 			continue;
 		if ((*n)++ > 0)
 			r |= buf_appendc(b, ',');
@@ -181,8 +149,8 @@ put_usage(struct buf *b, const struct usage *u)
 }
 
 /* URL, Authorization, Content-Type, Accept. */
-static int
-put_call(struct prov_ctx *ctx, struct upstream_req *ur, const char *path,
+int
+oa_put_call(struct prov_ctx *ctx, struct upstream_req *ur, const char *path,
     int stream)
 {
 	const struct provider_conf *p = ctx->prov;
@@ -209,409 +177,11 @@ put_call(struct prov_ctx *ctx, struct upstream_req *ur, const char *path,
 }
 
 /* The model name the source knows. */
-static const char *
-upstream_name(const struct prov_ctx *ctx)
+const char *
+oa_upstream(const struct prov_ctx *ctx)
 {
 	return ctx->model->upstream_model != NULL ?
 	    ctx->model->upstream_model : ctx->model->id;
-}
-
-/* --- requests: OpenAI -------------------------------------------------- */
-
-/*
- * OpenAI: every field the client sent, with the source's model name,
- * max_tokens spelt max_completion_tokens (reasoning models refuse the
- * old name), and include_usage when we want the usage of a stream.
- */
-static int
-encode_faithful(struct prov_ctx *ctx, const struct json *j, struct buf *b)
-{
-	static const char *const omit[] = { "model", "stream_options",
-	    "max_tokens", NULL };
-	static const char *const omit_iu[] = { "include_usage", NULL };
-	int n = 0, n2 = 0, so, mt, r = 0;
-
-	r |= buf_appendc(b, '{');
-	r |= put_members(b, j, 0, omit, &n);
-	r |= put_key(b, &n, "model");
-	r |= json_write_cstr(b, upstream_name(ctx));
-	if ((mt = json_get(j, 0, "max_tokens")) >= 0) {
-		r |= put_key(b, &n, json_get(j, 0, "max_completion_tokens") < 0 ?
-		    "max_completion_tokens" : "max_tokens");
-		r |= json_write_raw(b, j, mt);
-	}
-	so = json_get(j, 0, "stream_options");
-	if (ctx->asked_usage) {
-		r |= put_key(b, &n, "stream_options");
-		r |= buf_appendc(b, '{');
-		if (so >= 0 && json_type(j, so) == JSON_OBJECT)
-			r |= put_members(b, j, so, omit_iu, &n2);
-		r |= put_key(b, &n2, "include_usage");
-		r |= buf_appends(b, "true}");
-	} else if (so >= 0) {
-		r |= put_key(b, &n, "stream_options");
-		r |= json_write_raw(b, j, so);
-	}
-	r |= buf_appendc(b, '}');
-	return r;
-}
-
-/* --- requests: compatible sources -------------------------------------- */
-
-/* The max tokens asked for (max_completion_tokens first), or -1. */
-static int
-max_tokens_of(const struct json *j)
-{
-	int t;
-
-	if ((t = json_get(j, 0, "max_completion_tokens")) >= 0 &&
-	    json_type(j, t) != JSON_NULL)
-		return t;
-	if ((t = json_get(j, 0, "max_tokens")) >= 0 &&
-	    json_type(j, t) != JSON_NULL)
-		return t;
-	return -1;
-}
-
-/* messages with developer turned into system (the others know only system). */
-static int
-put_messages_compat(struct buf *b, const struct json *j, int msgs)
-{
-	static const char *const omit_role[] = { "role", NULL };
-	int i, m, role, n, r = 0;
-
-	r |= buf_appendc(b, '[');
-	for (i = 0, m = msgs + 1; i < json_size(j, msgs); i++,
-	    m = json_skip(j, m)) {
-		if (i > 0)
-			r |= buf_appendc(b, ',');
-		if ((role = json_get(j, m, "role")) < 0 ||
-		    !json_streq(j, role, "developer")) {
-			r |= json_write_raw(b, j, m);
-			continue;
-		}
-		n = 0;
-		r |= buf_appendc(b, '{');
-		r |= put_key(b, &n, "role");
-		r |= buf_appends(b, "\"system\"");
-		r |= put_members(b, j, m, omit_role, &n);
-		r |= buf_appendc(b, '}');
-	}
-	r |= buf_appendc(b, ']');
-	return r;
-}
-
-/*
- * DeepSeek, Moonshot, DashScope, Ark, OpenRouter, generic servers: the
- * client's fields (reasoning_content, enable_thinking and other extras
- * included) minus OpenAI-only ones, developer as system, max_tokens.
- */
-static int
-encode_compat(struct prov_ctx *ctx, const struct json *j, struct buf *b)
-{
-	/* OpenAI-only fields (store ... prediction) never leave for others. */
-	static const char *const omit[] = { "model", "messages", "max_tokens",
-	    "max_completion_tokens", "stream_options", "store", "metadata",
-	    "service_tier", "prediction", NULL };
-	int n = 0, mt, msgs, r = 0;
-
-	r |= buf_appendc(b, '{');
-	r |= put_key(b, &n, "model");
-	r |= json_write_cstr(b, upstream_name(ctx));
-	if ((msgs = json_get(j, 0, "messages")) >= 0) {
-		r |= put_key(b, &n, "messages");
-		r |= put_messages_compat(b, j, msgs);
-	}
-	r |= put_members(b, j, 0, omit, &n);
-	if ((mt = max_tokens_of(j)) >= 0) {
-		r |= put_key(b, &n, "max_tokens");
-		r |= json_write_raw(b, j, mt);
-	}
-	if (ctx->stream && !(dialect_of(ctx->prov)->flags & D_USAGE_ALWAYS) &&
-	    (ctx->asked_usage || ctx->client_usage)) {
-		r |= put_key(b, &n, "stream_options");
-		r |= buf_appends(b, "{\"include_usage\":true}");
-	}
-	r |= buf_appendc(b, '}');
-	return r;
-}
-
-/* --- requests: Mistral ------------------------------------------------- */
-
-/*
- * A tool-call id Mistral accepts: exactly 9 of [a-zA-Z0-9].  One that
- * already is stays; any other is hashed, so the assistant turn and its
- * tool results get the same new id on every request.
- */
-static void
-tool_id9(const char *id, size_t len, char out[10])
-{
-	static const char digits[] =
-	    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-	unsigned char h[CRYPTO_SHA256_LEN];
-	size_t i;
-	int ok = len == 9;
-
-	for (i = 0; ok && i < len; i++)
-		if (strchr(digits, id[i]) == NULL || id[i] == '\0')
-			ok = 0;
-	if (ok) {
-		memcpy(out, id, 9);
-		out[9] = '\0';
-		return;
-	}
-	crypto_sha256(id, len, h);
-	for (i = 0; i < 9; i++)
-		out[i] = digits[h[i] % 62];
-	out[9] = '\0';
-}
-
-/* Write string token t as a Mistral tool-call id. */
-static int
-put_tool_id(struct buf *b, const struct json *j, int t)
-{
-	char id9[10], *s;
-	size_t len;
-
-	if (json_type(j, t) != JSON_STRING)
-		return json_write_raw(b, j, t);
-	if ((s = json_strdup(j, t, &len)) == NULL)
-		return -1;
-	tool_id9(s, len, id9);
-	free(s);
-	return json_write_cstr(b, id9);
-}
-
-/* Which message members Mistral takes, by role. */
-static const struct {
-	const char	*role;
-	const char	*send_as;
-	const char	*keys[4];
-} mistral_roles[] = {
-	{ "system",	"system",	{ "content", NULL } },
-	{ "developer",	"system",	{ "content", NULL } },
-	{ "user",	"user",		{ "content", NULL } },
-	{ "assistant",	"assistant",
-	    { "content", "tool_calls", "prefix", NULL } },
-	{ "tool",	"tool",
-	    { "content", "tool_call_id", "name", NULL } },
-};
-
-/* An assistant's tool_calls with their ids made Mistral's. */
-static int
-put_tool_calls9(struct buf *b, const struct json *j, int tc)
-{
-	static const char *const omit[] = { "id", "index", NULL };
-	int i, c, id, n, r = 0;
-
-	if (json_type(j, tc) != JSON_ARRAY)
-		return json_write_raw(b, j, tc);
-	r |= buf_appendc(b, '[');
-	for (i = 0, c = tc + 1; i < json_size(j, tc); i++, c = json_skip(j, c)) {
-		if (i > 0)
-			r |= buf_appendc(b, ',');
-		if (json_type(j, c) != JSON_OBJECT) {
-			r |= json_write_raw(b, j, c);
-			continue;
-		}
-		n = 0;
-		r |= buf_appendc(b, '{');
-		if ((id = json_get(j, c, "id")) >= 0) {
-			r |= put_key(b, &n, "id");
-			r |= put_tool_id(b, j, id);
-		}
-		r |= put_members(b, j, c, omit, &n);
-		r |= buf_appendc(b, '}');
-	}
-	r |= buf_appendc(b, ']');
-	return r;
-}
-
-/* messages for Mistral: allowed members only, ids rewritten.  -2 + err (refused), -1 (OOM). */
-static int
-put_messages_mistral(struct prov_ctx *ctx, struct buf *b, const struct json *j,
-    int msgs, struct errinfo *err)
-{
-	size_t x;
-	int i, m, role, k, kk, n, r = 0;
-	const char *const *keys;
-
-	r |= buf_appendc(b, '[');
-	for (i = 0, m = msgs + 1; i < json_size(j, msgs); i++,
-	    m = json_skip(j, m)) {
-		role = json_get(j, m, "role");
-		for (x = 0; x < NM_NELEM(mistral_roles); x++)
-			if (role >= 0 && json_streq(j, role, mistral_roles[x].role))
-				break;
-		if (x == NM_NELEM(mistral_roles)) {
-			provider_err(err, 400, "invalid_request_error",
-			    "unsupported_parameter", "The model '%s' does not "
-			    "accept messages[%d]'s role (its source speaks the "
-			    "Mistral API).", ctx->model->id, i);
-			snprintf(err->param, sizeof(err->param),
-			    "messages[%d].role", i);
-			return -2;
-		}
-		if (i > 0)
-			r |= buf_appendc(b, ',');
-		n = 0;
-		r |= buf_appendc(b, '{');
-		r |= put_key(b, &n, "role");
-		r |= json_write_cstr(b, mistral_roles[x].send_as);
-		keys = mistral_roles[x].keys;
-		for (k = m + 1, kk = 0; kk < json_size(j, m); kk++,
-		    k = json_skip(j, k + 1)) {
-			if (!key_in(j, k, keys))
-				continue;
-			if ((n++) > 0)
-				r |= buf_appendc(b, ',');
-			r |= json_write_raw(b, j, k);
-			r |= buf_appendc(b, ':');
-			if (json_streq(j, k, "tool_calls"))
-				r |= put_tool_calls9(b, j, k + 1);
-			else if (json_streq(j, k, "tool_call_id"))
-				r |= put_tool_id(b, j, k + 1);
-			else
-				r |= json_write_raw(b, j, k + 1);
-		}
-		r |= buf_appendc(b, '}');
-	}
-	r |= buf_appendc(b, ']');
-	return r;
-}
-
-/* What Mistral gets of each top-level field of a chat request. */
-enum mact { M_PASS, M_DROP, M_MAXTOK, M_SEED, M_FALSEONLY };
-
-static const struct {
-	const char	*key;
-	enum mact	 act;
-} mistral_fields[] = {
-	{ "model", M_DROP }, { "messages", M_DROP },	/* written apart */
-	{ "temperature", M_PASS }, { "top_p", M_PASS }, { "stream", M_PASS },
-	{ "stop", M_PASS }, { "random_seed", M_PASS },
-	{ "response_format", M_PASS }, { "tools", M_PASS },
-	{ "tool_choice", M_PASS }, { "presence_penalty", M_PASS },
-	{ "frequency_penalty", M_PASS }, { "n", M_PASS },
-	{ "parallel_tool_calls", M_PASS }, { "safe_prompt", M_PASS },
-	{ "prompt_mode", M_PASS },
-	{ "max_tokens", M_MAXTOK }, { "max_completion_tokens", M_MAXTOK },
-	{ "seed", M_SEED },
-	/* Cannot change the answer: left out quietly. */
-	{ "user", M_DROP }, { "metadata", M_DROP }, { "store", M_DROP },
-	{ "service_tier", M_DROP }, { "stream_options", M_DROP },
-	{ "safety_identifier", M_DROP }, { "prompt_cache_key", M_DROP },
-	{ "logprobs", M_FALSEONLY },
-};
-
-/*
- * Mistral refuses unknown fields with 422, so its body is built from an
- * allow-list; a field that would change the answer and has no Mistral
- * form is a 400 naming it, never a silent drop.
- */
-static int
-encode_mistral(struct prov_ctx *ctx, const struct json *j, struct buf *b,
-    struct errinfo *err)
-{
-	size_t x;
-	int k, m, n = 0, mt, msgs, v, r = 0;
-	char key[64];
-
-	r |= buf_appendc(b, '{');
-	r |= put_key(b, &n, "model");
-	r |= json_write_cstr(b, upstream_name(ctx));
-	if ((msgs = json_get(j, 0, "messages")) >= 0) {
-		r |= put_key(b, &n, "messages");
-		if ((v = put_messages_mistral(ctx, b, j, msgs, err)) != 0)
-			return v;
-	}
-	for (k = 1, m = 0; m < json_size(j, 0); m++, k = json_skip(j, k + 1)) {
-		for (x = 0; x < NM_NELEM(mistral_fields); x++)
-			if (json_streq(j, k, mistral_fields[x].key))
-				break;
-		v = 0;
-		if (x < NM_NELEM(mistral_fields) &&
-		    mistral_fields[x].act == M_FALSEONLY &&
-		    (json_type(j, k + 1) == JSON_NULL ||
-		    (json_bool(j, k + 1, &v) == 0 && v == 0)))
-			continue;
-		if (x == NM_NELEM(mistral_fields) ||
-		    mistral_fields[x].act == M_FALSEONLY) {
-			if (json_strcpy(j, k, key, sizeof(key)) != 0)
-				snprintf(key, sizeof(key), "(a long name)");
-			provider_err(err, 400, "invalid_request_error",
-			    "unsupported_parameter", "The model '%s' does not "
-			    "support the parameter '%s' (its source speaks the "
-			    "Mistral API).", ctx->model->id, key);
-			snprintf(err->param, sizeof(err->param), "%s", key);
-			return -2;
-		}
-		switch (mistral_fields[x].act) {
-		case M_PASS:
-			if ((n++) > 0)
-				r |= buf_appendc(b, ',');
-			r |= json_write_raw(b, j, k);
-			r |= buf_appendc(b, ':');
-			r |= json_write_raw(b, j, k + 1);
-			break;
-		case M_SEED:
-			if (json_get(j, 0, "random_seed") >= 0)
-				break;
-			r |= put_key(b, &n, "random_seed");
-			r |= json_write_raw(b, j, k + 1);
-			break;
-		default:
-			break;
-		}
-	}
-	if ((mt = max_tokens_of(j)) >= 0) {
-		r |= put_key(b, &n, "max_tokens");
-		r |= json_write_raw(b, j, mt);
-	}
-	r |= buf_appendc(b, '}');
-	return r;
-}
-
-/* Build POST {base}/chat/completions in the source's dialect. */
-static int
-openai_chat_encode(struct prov_ctx *ctx, const struct json *j,
-    struct upstream_req *ur, struct errinfo *err)
-{
-	struct oa_state *st;
-	struct buf b;
-	size_t blen;
-	int r;
-
-	if (provider_check_sizes(ctx, j, err) != 0)
-		return -1;
-	if ((st = state_of(ctx)) == NULL) {
-		provider_err(err, 500, "server_error", NULL, "out of memory");
-		return -1;
-	}
-	buf_init(&b, 0);
-	if (st->d->flags & D_FAITHFUL) {
-		ctx->asked_usage = ctx->stream && ctx->prov->stream_usage;
-		r = encode_faithful(ctx, j, &b);
-	} else if (st->d->flags & D_ALLOWLIST) {
-		ctx->asked_usage = ctx->stream;
-		r = encode_mistral(ctx, j, &b, err);
-	} else {
-		ctx->asked_usage = ctx->stream && ((st->d->flags &
-		    D_USAGE_ALWAYS) || ctx->prov->stream_usage);
-		r = encode_compat(ctx, j, &b);
-	}
-	if (r == 0)
-		r = put_call(ctx, ur, "/chat/completions", ctx->stream);
-	if (r != 0) {
-		buf_free(&b);
-		if (r != -2)
-			provider_err(err, 500, "server_error", NULL,
-			    "out of memory");
-		return -1;
-	}
-	ur->body = buf_steal(&b, &blen);
-	ur->body_len = blen;
-	return 0;
 }
 
 /* --- errors ------------------------------------------------------------ */
@@ -741,7 +311,7 @@ static void
 openai_map_error(struct prov_ctx *ctx, long status, const char *body,
     size_t len, const char *retry_after, struct errinfo *err)
 {
-	const struct dialect *d = dialect_of(ctx->prov);
+	const struct dialect *d = oa_dialect(ctx->prov);
 	struct srcerr se;
 	const char *src = ctx->prov->name, *model = ctx->model->id;
 	const char *msg = se.msg, *code = se.code, *type = se.type;
@@ -769,7 +339,7 @@ openai_map_error(struct prov_ctx *ctx, long status, const char *body,
 		provider_err(err, 502, "upstream_error", "upstream_error",
 		    "The source '%s' does not know model '%s' (check that "
 		    "endpoint or model id '%s' exists in this region).", src,
-		    model, upstream_name(ctx));
+		    model, oa_upstream(ctx));
 	} else if (status == 404) {
 		provider_err(err, 502, "upstream_error", "upstream_error",
 		    "The source '%s' does not know model '%s'.", src, model);
@@ -874,9 +444,9 @@ put_tool_deltas(struct oa_state *st, int ci, struct buf *b,
 			v = st->last_tool[slot];
 		n = 0;
 		r |= buf_appendc(b, '{');
-		r |= put_key(b, &n, "index");
+		r |= oa_put_key(b, &n, "index");
 		r |= buf_appendf(b, "%lld", (long long)v);
-		r |= put_members(b, j, c, omit, &n);
+		r |= oa_put_members(b, j, c, omit, &n);
 		r |= buf_appendc(b, '}');
 	}
 	r |= buf_appendc(b, ']');
@@ -908,13 +478,13 @@ put_choices(struct oa_state *st, struct buf *b, const struct json *j, int ch)
 		}
 		n = 0;
 		r |= buf_appendc(b, '{');
-		r |= put_members(b, j, c, omit, &n);
+		r |= oa_put_members(b, j, c, omit, &n);
 		idx = i;
 		if ((d = json_get(j, c, "index")) >= 0 &&
 		    json_int64(j, d, &v) == 0 && v >= 0 && v < OA_CHOICES)
 			idx = (int)v;
 		if ((d = json_get(j, c, "delta")) >= 0) {
-			r |= put_key(b, &n, "delta");
+			r |= oa_put_key(b, &n, "delta");
 			tc = json_type(j, d) == JSON_OBJECT ?
 			    json_get(j, d, "tool_calls") : -1;
 			if (tc < 0 || json_type(j, tc) != JSON_ARRAY)
@@ -922,8 +492,8 @@ put_choices(struct oa_state *st, struct buf *b, const struct json *j, int ch)
 			else {
 				n2 = 0;
 				r |= buf_appendc(b, '{');
-				r |= put_members(b, j, d, omit_tc, &n2);
-				r |= put_key(b, &n2, "tool_calls");
+				r |= oa_put_members(b, j, d, omit_tc, &n2);
+				r |= oa_put_key(b, &n2, "tool_calls");
 				r |= put_tool_deltas(st, idx, b, j, tc);
 				r |= buf_appendc(b, '}');
 			}
@@ -931,7 +501,7 @@ put_choices(struct oa_state *st, struct buf *b, const struct json *j, int ch)
 		if ((fr = json_get(j, c, "finish_reason")) >= 0) {
 			if ((f = map_finish(j, fr, &to)) < 0)
 				return -2;
-			r |= put_key(b, &n, "finish_reason");
+			r |= oa_put_key(b, &n, "finish_reason");
 			r |= f > 0 ? json_write_cstr(b, to) :
 			    json_write_raw(b, j, fr);
 		}
@@ -969,7 +539,7 @@ answer_open(struct prov_ctx *ctx, const char *body, size_t len,
 {
 	char e[128];
 
-	if ((*st = state_of(ctx)) == NULL) {
+	if ((*st = oa_state(ctx)) == NULL) {
 		provider_err(err, 500, "server_error", NULL, "out of memory");
 		return -1;
 	}
@@ -1032,8 +602,8 @@ openai_chat_decode(struct prov_ctx *ctx, const char *body, size_t len,
 		goto out;
 	}
 	rr = buf_appendc(out, '{');
-	rr |= put_members(out, &j, 0, omit, &n);
-	rr |= put_key(out, &n, "choices");
+	rr |= oa_put_members(out, &j, 0, omit, &n);
+	rr |= oa_put_key(out, &n, "choices");
 	if ((i = put_choices(st, out, &j, ch)) == -2) {
 		provider_err(err, 502, "upstream_error", "upstream_error",
 		    "The source '%s' failed while answering.", ctx->prov->name);
@@ -1041,7 +611,7 @@ openai_chat_decode(struct prov_ctx *ctx, const char *body, size_t len,
 	}
 	rr |= i;
 	if (ctx->usage.have) {
-		rr |= put_key(out, &n, "usage");
+		rr |= oa_put_key(out, &n, "usage");
 		rr |= put_usage(out, &ctx->usage);
 	}
 	rr |= buf_appendc(out, '}');
@@ -1161,8 +731,8 @@ event_compat(struct prov_ctx *ctx, struct oa_state *st, const struct json *j,
 		return 0;
 	buf_init(&b, 0);
 	rr = buf_appendc(&b, '{');
-	rr |= put_members(&b, j, 0, omit, &n);
-	rr |= put_key(&b, &n, "choices");
+	rr |= oa_put_members(&b, j, 0, omit, &n);
+	rr |= oa_put_key(&b, &n, "choices");
 	if ((r = put_choices(st, &b, j, ch)) == -2) {
 		provider_err(err, 502, "upstream_error", "upstream_error",
 		    "The source '%s' failed mid-stream.", ctx->prov->name);
@@ -1205,7 +775,7 @@ usage_chunk(struct prov_ctx *ctx, struct oa_state *st, struct buf *out)
 	if (st->model[0] != '\0')
 		r |= buf_appends(&b, st->model);
 	else
-		r |= json_write_cstr(&b, upstream_name(ctx));
+		r |= json_write_cstr(&b, oa_upstream(ctx));
 	r |= buf_appends(&b, ",\"choices\":[],\"usage\":");
 	r |= put_usage(&b, &ctx->usage);
 	r |= buf_appendc(&b, '}');
@@ -1225,7 +795,7 @@ openai_chat_event(struct prov_ctx *ctx, const struct sse_event *ev,
 	char e[128];
 	int r = -1;
 
-	if ((st = state_of(ctx)) == NULL) {
+	if ((st = oa_state(ctx)) == NULL) {
 		provider_err(err, 502, "upstream_error", "upstream_error",
 		    "out of memory");
 		return -1;
@@ -1298,17 +868,17 @@ openai_embed_encode(struct prov_ctx *ctx, const struct json *j,
 	int k, m, n = 0, r = 0;
 	char key[64];
 
-	if ((st = state_of(ctx)) == NULL) {
+	if ((st = oa_state(ctx)) == NULL) {
 		provider_err(err, 500, "server_error", NULL, "out of memory");
 		return -1;
 	}
 	st->b64 = ctx->embed_base64 && !(st->d->flags & D_FAITHFUL);
 	buf_init(&b, 0);
 	r |= buf_appendc(&b, '{');
-	r |= put_key(&b, &n, "model");
-	r |= json_write_cstr(&b, upstream_name(ctx));
+	r |= oa_put_key(&b, &n, "model");
+	r |= json_write_cstr(&b, oa_upstream(ctx));
 	if (!(st->d->flags & D_ALLOWLIST))
-		r |= put_members(&b, j, 0, st->b64 ? omit_b64 : omit, &n);
+		r |= oa_put_members(&b, j, 0, st->b64 ? omit_b64 : omit, &n);
 	else {
 		for (k = 1, m = 0; m < json_size(j, 0); m++,
 		    k = json_skip(j, k + 1)) {
@@ -1330,13 +900,13 @@ openai_embed_encode(struct prov_ctx *ctx, const struct json *j,
 			}
 			if (mistral_embed[x].send_as == NULL)
 				continue;
-			r |= put_key(&b, &n, mistral_embed[x].send_as);
+			r |= oa_put_key(&b, &n, mistral_embed[x].send_as);
 			r |= json_write_raw(&b, j, k + 1);
 		}
 	}
 	r |= buf_appendc(&b, '}');
 	if (r == 0)
-		r = put_call(ctx, ur, "/embeddings", 0);
+		r = oa_put_call(ctx, ur, "/embeddings", 0);
 	if (r != 0) {
 		buf_free(&b);
 		provider_err(err, 500, "server_error", NULL, "out of memory");
@@ -1447,16 +1017,16 @@ openai_embed_decode(struct prov_ctx *ctx, const char *body, size_t len,
 		goto out;
 	}
 	rr |= buf_appendc(out, '{');
-	rr |= put_members(out, &j, 0, omit_root, &n);
-	rr |= put_key(out, &n, "data");
+	rr |= oa_put_members(out, &j, 0, omit_root, &n);
+	rr |= oa_put_key(out, &n, "data");
 	rr |= buf_appendc(out, '[');
 	for (i = 0, it = d + 1; i < json_size(&j, d); i++, it = json_skip(&j, it)) {
 		if (i > 0)
 			rr |= buf_appendc(out, ',');
 		n2 = 0;
 		rr |= buf_appendc(out, '{');
-		rr |= put_members(out, &j, it, omit_item, &n2);
-		rr |= put_key(out, &n2, "embedding");
+		rr |= oa_put_members(out, &j, it, omit_item, &n2);
+		rr |= oa_put_key(out, &n2, "embedding");
 		rr |= put_floats_b64(out, &j, json_get(&j, it, "embedding"));
 		rr |= buf_appendc(out, '}');
 	}
